@@ -1,0 +1,39 @@
+/** Builds each handler process's environment: the function's own, plus the invocation's context. */
+
+import type { Invocation } from './runtime-api-client.ts';
+
+/**
+ * The environment every handler process starts from: the function's variables with `HOME=/tmp`
+ * (Lambda's HOME is not writable) and nothing of a previous invocation.
+ */
+export function baseHandlerEnv(processEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...processEnv, HOME: '/tmp' };
+  for (const name of INVOCATION_VARIABLES) delete env[name];
+  return Object.freeze(env);
+}
+
+/** Names set per invocation: a public contract, documented in the README. */
+export const INVOCATION_VARIABLES = [
+  'LAMBDA_REQUEST_ID',
+  'LAMBDA_DEADLINE_MS',
+  'LAMBDA_INVOKED_FUNCTION_ARN',
+  '_X_AMZN_TRACE_ID',
+  'LAMBDA_CLIENT_CONTEXT',
+  'LAMBDA_COGNITO_IDENTITY',
+  'LAMBDA_TENANT_ID',
+] as const;
+
+/** The environment for one invocation; optional values are absent, never empty, when Lambda sent none. */
+export function invocationEnv(base: NodeJS.ProcessEnv, invocation: Invocation): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...base,
+    LAMBDA_REQUEST_ID: invocation.requestId,
+    LAMBDA_DEADLINE_MS: String(invocation.deadlineMs),
+    LAMBDA_INVOKED_FUNCTION_ARN: invocation.invokedFunctionArn,
+  };
+  if (invocation.traceId) env._X_AMZN_TRACE_ID = invocation.traceId;
+  if (invocation.clientContext) env.LAMBDA_CLIENT_CONTEXT = invocation.clientContext;
+  if (invocation.cognitoIdentity) env.LAMBDA_COGNITO_IDENTITY = invocation.cognitoIdentity;
+  if (invocation.tenantId) env.LAMBDA_TENANT_ID = invocation.tenantId;
+  return env;
+}

@@ -1,0 +1,80 @@
+/** The invocation loop: wait for an event, run the handler, post its answer, forever. */
+
+import fs from 'node:fs';
+import type { RuntimeConfig } from './config.ts';
+import { InternalError, toErrorPayload } from './errors.ts';
+import { openEventFile } from './event-file.ts';
+import type { ResolvedHandler } from './handler-resolver.ts';
+import { invocationEnv } from './invocation-env.ts';
+import type { Logger } from './logger.ts';
+import { type RunResult, runHandlerProcess } from './process-supervisor.ts';
+import type { Invocation, RuntimeApiClient } from './runtime-api-client.ts';
+
+export interface LoopContext {
+  config: RuntimeConfig;
+  client: RuntimeApiClient;
+  handler: ResolvedHandler;
+  logger: Logger;
+  baseEnv: NodeJS.ProcessEnv;
+}
+
+/**
+ * Serves invocations until the Runtime API fails (a `RuntimeApiFatalError` rejects the promise:
+ * the caller exits and Lambda starts a fresh runtime). Nothing a handler does ends the loop.
+ * @param slot which of the concurrent loops this is (0 unless Lambda Managed Instances ask for more).
+ */
+export async function runInvocationLoop(context: LoopContext, slot: number): Promise<never> {
+  for (;;) {
+    const invocation = await context.client.next();
+    await serveInvocation(context, slot, invocation);
+  }
+}
+
+/** Runs one invocation and posts exactly one answer for it (or none after a 413: Lambda forbids it). */
+export async function serveInvocation(context: LoopContext, slot: number, invocation: Invocation): Promise<void> {
+  const { client, logger } = context;
+  const result = await runSafely(context, slot, invocation);
+  if (result.ok) {
+    const answer = await client.postResponse(invocation.requestId, result.chunks);
+    if (answer === 'too-large') {
+      logger.log('ERROR', `Lambda refused the ${result.bytes}-byte response as too large`, invocation.requestId);
+    } else if (answer === 'rejected') {
+      logger.log('WARN', 'Lambda rejected the response (the invocation was already answered or timed out)', invocation.requestId);
+    }
+    return;
+  }
+  const payload = toErrorPayload(result.error);
+  logger.log('ERROR', `Invoke Error ${JSON.stringify(payload)}`, invocation.requestId);
+  const answer = await client.postError(invocation.requestId, payload);
+  if (answer !== 'accepted') {
+    logger.log('WARN', `Lambda did not accept the error report (${answer})`, invocation.requestId);
+  }
+}
+
+async function runSafely(context: LoopContext, slot: number, invocation: Invocation): Promise<RunResult> {
+  const { config, handler, logger } = context;
+  let stdinFd: number | undefined;
+  try {
+    stdinFd = openEventFile(config.tmpDir, slot, invocation.event);
+    const fd = stdinFd;
+    const running = runHandlerProcess({
+      command: handler.command,
+      args: handler.args,
+      cwd: config.taskRoot,
+      env: invocationEnv(context.baseEnv, invocation),
+      stdinFd: fd,
+      deadlineMs: invocation.deadlineMs,
+      timeoutMarginMs: config.timeoutMarginMs,
+      killGraceMs: config.killGraceMs,
+      onStderrLines: (lines) => logger.handlerLines(invocation.requestId, lines),
+    });
+    // The child holds its own copy of the descriptor once spawned.
+    fs.closeSync(fd);
+    stdinFd = undefined;
+    return await running;
+  } catch (error) {
+    if (stdinFd !== undefined) fs.closeSync(stdinFd);
+    const message = error instanceof Error ? error.message : String(error);
+    return { ok: false, error: new InternalError(`shlambda failed to run the handler: ${message}`) };
+  }
+}

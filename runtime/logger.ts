@@ -1,0 +1,105 @@
+/** Writes the function's log: handler stderr lines and the runtime's own messages, as text or JSON lines. */
+
+import fs from 'node:fs';
+import { type LogFormat, type LogLevel, logLevelRank } from './config.ts';
+
+export interface Logger {
+  /** Forwards lines a handler wrote to stderr; never filtered by level. */
+  handlerLines(requestId: string, lines: readonly string[]): void;
+  /** A message of the runtime itself, dropped when below the configured level. */
+  log(level: LogLevel, message: string, requestId?: string): void;
+}
+
+/**
+ * Makes a logger. Text lines are `timestamp<TAB>requestId<TAB>message` (runtime messages add the level
+ * before the message, as Lambda's managed runtimes do); JSON lines carry `timestamp`, `level`,
+ * `requestId` and `message`, the shape Lambda's JSON log format uses.
+ * @param write sink for whole lines; the default writes synchronously to stderr so nothing is lost
+ *   when the process exits.
+ */
+export function createLogger(
+  format: LogFormat,
+  level: LogLevel,
+  write: (text: string) => void = (text) => fs.writeSync(2, text),
+): Logger {
+  const minimum = logLevelRank(level);
+  return {
+    handlerLines(requestId, lines) {
+      if (lines.length === 0) return;
+      const timestamp = new Date().toISOString();
+      let text = '';
+      for (const line of lines) {
+        text +=
+          format === 'JSON'
+            ? `${JSON.stringify({ timestamp, level: 'INFO', requestId, message: line })}\n`
+            : `${timestamp}\t${requestId}\t${line}\n`;
+      }
+      write(text);
+    },
+    log(messageLevel, message, requestId) {
+      if (logLevelRank(messageLevel) < minimum) return;
+      const timestamp = new Date().toISOString();
+      write(
+        format === 'JSON'
+          ? `${JSON.stringify({ timestamp, level: messageLevel, requestId, message })}\n`
+          : `${timestamp}\t${requestId ?? '-'}\t${messageLevel}\t${message}\n`,
+      );
+    },
+  };
+}
+
+/** Longest line forwarded as one log event; longer ones are split (CloudWatch caps events at 256 KB). */
+const MAX_LINE_BYTES = 64 * 1024;
+
+/**
+ * Splits a byte stream into lines without assuming chunk boundaries fall on characters or lines.
+ * Also keeps the last lines, which become the `stackTrace` of a failed invocation.
+ */
+export class LineSplitter {
+  readonly #tail: string[] = [];
+  readonly #tailLines: number;
+  #pending: Buffer = Buffer.alloc(0);
+
+  constructor(tailLines = 20) {
+    this.#tailLines = tailLines;
+  }
+
+  /** Returns the complete lines in this chunk (and whatever was pending before it). */
+  push(chunk: Buffer): string[] {
+    let data = this.#pending.length > 0 ? Buffer.concat([this.#pending, chunk]) : chunk;
+    const lines: string[] = [];
+    let newline = data.indexOf(10);
+    while (newline >= 0) {
+      lines.push(this.#decode(data.subarray(0, newline)));
+      data = data.subarray(newline + 1);
+      newline = data.indexOf(10);
+    }
+    while (data.length > MAX_LINE_BYTES) {
+      lines.push(this.#decode(data.subarray(0, MAX_LINE_BYTES)));
+      data = data.subarray(MAX_LINE_BYTES);
+    }
+    this.#pending = Buffer.from(data);
+    return lines;
+  }
+
+  /** Returns what is left after the last newline, as a final line. */
+  flush(): string[] {
+    if (this.#pending.length === 0) return [];
+    const line = this.#decode(this.#pending);
+    this.#pending = Buffer.alloc(0);
+    return [line];
+  }
+
+  /** The last lines seen, oldest first. */
+  tail(): string[] {
+    return [...this.#tail];
+  }
+
+  #decode(bytes: Buffer): string {
+    const end = bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.length - 1 : bytes.length;
+    const line = bytes.toString('utf8', 0, end);
+    this.#tail.push(line.length > 1000 ? `${line.slice(0, 1000)}...` : line);
+    if (this.#tail.length > this.#tailLines) this.#tail.shift();
+    return line;
+  }
+}

@@ -1,0 +1,76 @@
+/** The runtime's entry point: load the configuration, resolve the handler or report why not, run the loop. */
+
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, type RuntimeConfig } from './config.ts';
+import { toErrorPayload } from './errors.ts';
+import { checkFunctionDefined } from './function-check.ts';
+import { resolveHandler } from './handler-resolver.ts';
+import { baseHandlerEnv } from './invocation-env.ts';
+import { runInvocationLoop } from './invocation-loop.ts';
+import { createLogger } from './logger.ts';
+import { RuntimeApiClient } from './runtime-api-client.ts';
+import { RUNTIME_VERSION } from './version.ts';
+
+/** Loading a handler file at init gets this long; Lambda allows 10 s for all of init. */
+const INIT_CHECK_TIMEOUT_MS = 5000;
+
+async function main(): Promise<void> {
+  let config: RuntimeConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    await failInit(process.env.AWS_LAMBDA_RUNTIME_API, error);
+    return;
+  }
+  const logger = createLogger(config.logFormat, config.logLevel);
+  const client = new RuntimeApiClient(config.runtimeApi, config.concurrency, `shlambda/${RUNTIME_VERSION}`);
+  const baseEnv = baseHandlerEnv(process.env);
+  let handler: ReturnType<typeof resolveHandler>;
+  try {
+    handler = resolveHandler({
+      handler: config.handler,
+      taskRoot: config.taskRoot,
+      // The shims ship beside the bundle, wherever the layer was unpacked.
+      shimDir: path.dirname(fileURLToPath(import.meta.url)),
+      searchPath: config.path,
+      forcedInterpreter: config.interpreter,
+      nodePath: process.execPath,
+    });
+    checkFunctionDefined(handler, { taskRoot: config.taskRoot, env: baseEnv, timeoutMs: INIT_CHECK_TIMEOUT_MS });
+  } catch (error) {
+    await failInit(config.runtimeApi, error);
+    return;
+  }
+  logger.log('DEBUG', `handler ${config.handler}: ${handler.mode} mode, ${handler.command} ${handler.args.join(' ')}`);
+
+  // A bug in a stream or timer callback must not take down a warm environment: log it and carry on.
+  process.on('uncaughtException', (error) => logger.log('ERROR', `shlambda internal error: ${error.stack ?? error}`));
+
+  const context = { config, client, handler, logger, baseEnv };
+  try {
+    await Promise.all(Array.from({ length: config.concurrency }, (_, slot) => runInvocationLoop(context, slot)));
+  } catch (error) {
+    logger.log('FATAL', `Runtime API failure, exiting so Lambda restarts the runtime: ${(error as Error).message}`);
+    process.exit(1);
+  }
+}
+
+/** Reports an init failure the way Lambda shows it (to the first invocation), then exits non-zero. */
+async function failInit(runtimeApi: string | undefined, error: unknown): Promise<void> {
+  const payload = toErrorPayload(error);
+  process.stderr.write(`shlambda init error: ${payload.errorType}: ${payload.errorMessage}\n`);
+  for (const line of payload.stackTrace) process.stderr.write(`  ${line}\n`);
+  if (runtimeApi) {
+    const client = new RuntimeApiClient(runtimeApi, 1, `shlambda/${RUNTIME_VERSION}`);
+    try {
+      await client.postInitError(payload);
+    } catch (postError) {
+      process.stderr.write(`shlambda could not report the init error: ${(postError as Error).message}\n`);
+    }
+    client.close();
+  }
+  process.exit(1);
+}
+
+await main();
