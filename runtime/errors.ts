@@ -144,7 +144,11 @@ export function toErrorPayload(error: unknown): ErrorPayload {
     if (error instanceof Error) {
       const errorType = CATEGORY_REASON.test(error.name) ? error.name : 'Runtime.InternalError';
       const stack = (error.stack ?? '').split('\n').slice(1);
-      return { errorType, errorMessage: `${error.name}: ${error.message}`, stackTrace: stack.map((l) => l.trim()) };
+      return {
+        errorType,
+        errorMessage: `${error.name}: ${error.message}`,
+        stackTrace: stack.map((l) => l.trim()),
+      };
     }
     return { errorType: 'Runtime.InternalError', errorMessage: String(error), stackTrace: [] };
   } catch {

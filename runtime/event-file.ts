@@ -16,7 +16,8 @@ export function openEventFile(tmpDir: string, slot: number, event: Buffer): numb
     fs.unlinkSync(file);
     // Positional writes leave the shared file offset at 0, where the handler starts reading.
     let written = 0;
-    while (written < event.length) written += fs.writeSync(fd, event, written, event.length - written, written);
+    while (written < event.length)
+      written += fs.writeSync(fd, event, written, event.length - written, written);
     return fd;
   } catch (error) {
     fs.closeSync(fd);

@@ -1,10 +1,16 @@
 /** Checks at init that the function `_HANDLER` names exists, so a typo fails once at init, not on every call. */
 
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { HandlerFunctionNotFoundError, HandlerLoadError } from './errors.ts';
+import {
+  HandlerExitError,
+  HandlerFunctionNotFoundError,
+  HandlerLoadError,
+  HandlerSignalError,
+  HandlerTimeoutError,
+} from './errors.ts';
 import type { ResolvedHandler } from './handler-resolver.ts';
+import { type RunResult, runHandlerProcess } from './process-supervisor.ts';
 
 export interface FunctionCheckOptions {
   taskRoot: string;
@@ -17,25 +23,42 @@ export interface FunctionCheckOptions {
 const LOADED_MARKER = '__shlambda_loaded__';
 
 /**
- * Bash: sources the file in a throwaway bash (stdin and stdout closed off) and asks bash which functions
- * exist; the method was already checked to be a plain identifier, so nothing of a hostile name runs.
+ * Bash: sources the file in a throwaway bash (stdin and stdout closed off, its own process group so a
+ * background job at the top level cannot hold the check) and asks bash which functions exist; the method
+ * was already checked to be a plain identifier, so nothing of a hostile name runs.
  * Other languages: a cheap text check, since loading them costs more than the check is worth: a file
  * that never mentions the name cannot define it.
  * @throws HandlerFunctionNotFoundError, HandlerLoadError
  */
-export function checkFunctionDefined(handler: ResolvedHandler, options: FunctionCheckOptions): void {
+export async function checkFunctionDefined(
+  handler: ResolvedHandler,
+  options: FunctionCheckOptions,
+): Promise<void> {
   if (handler.mode !== 'function' || !handler.language || !handler.method) return;
   const fileName = path.basename(handler.file);
   if (handler.language.name === 'bash') {
-    const defined = bashFunctions(handler.command, handler.file, options);
-    if (!defined.includes(handler.method)) throw notFound(fileName, handler.method, defined);
-    return;
+    const { defined, stderr } = await bashFunctions(handler.command, handler.file, options);
+    if (defined.includes(handler.method)) return;
+    // A syntax error stops `source` early and leaves the function undefined: say so, not "not defined".
+    if (stderr.some((line) => line.includes('syntax error'))) {
+      throw new HandlerLoadError(`${fileName} has a bash syntax error: ${stderr.join(' ')}`, stderr);
+    }
+    throw notFound(fileName, handler.method, defined);
   }
   const text = fs.readFileSync(handler.file, 'utf8');
   if (!new RegExp(`(^|[^\\w$])${handler.method}([^\\w$]|$)`).test(text)) {
-    const defined = [...text.matchAll(handler.language.definitions)].map((m) => m.slice(1).find(Boolean) ?? '');
+    const defined = [...text.matchAll(handler.language.definitions)].map(
+      (m) => m.slice(1).find(Boolean) ?? '',
+    );
     throw notFound(fileName, handler.method, defined);
   }
+}
+
+function loadFailure(error: Error, timeoutMs: number): string {
+  if (error instanceof HandlerTimeoutError) return `ran for more than ${timeoutMs} ms`;
+  if (error instanceof HandlerExitError) return `exited with code ${error.exitCode}`;
+  if (error instanceof HandlerSignalError) return `was killed by ${error.signal}`;
+  return `failed (${error.message})`;
 }
 
 function notFound(fileName: string, method: string, defined: string[]): HandlerFunctionNotFoundError {
@@ -45,34 +68,47 @@ function notFound(fileName: string, method: string, defined: string[]): HandlerF
   );
 }
 
-function bashFunctions(bash: string, file: string, options: FunctionCheckOptions): string[] {
+async function bashFunctions(
+  bash: string,
+  file: string,
+  options: FunctionCheckOptions,
+): Promise<{ defined: string[]; stderr: string[] }> {
   const script = `source "$1" >/dev/null </dev/null; echo ${LOADED_MARKER}; declare -F`;
-  const result = spawnSync(bash, ['-c', script, 'shlambda-init', file], {
-    cwd: options.taskRoot,
-    env: options.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: options.timeoutMs,
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  });
-  const stdout = result.stdout ?? '';
+  const stderr: string[] = [];
+  const devNull = fs.openSync('/dev/null', 'r');
+  let result: RunResult;
+  try {
+    const running = runHandlerProcess({
+      command: bash,
+      args: ['-c', script, 'shlambda-init', file],
+      cwd: options.taskRoot,
+      env: options.env,
+      stdinFd: devNull,
+      deadlineMs: Date.now() + options.timeoutMs,
+      timeoutMarginMs: 0,
+      killGraceMs: 100,
+      onStderrLines: (lines) => stderr.push(...lines),
+    });
+    fs.closeSync(devNull);
+    result = await running;
+  } catch (error) {
+    fs.closeSync(devNull);
+    throw error;
+  }
+  const stdout = result.ok ? Buffer.concat(result.chunks).toString('utf8') : '';
   const marker = stdout.indexOf(`${LOADED_MARKER}\n`);
-  if (marker < 0) {
-    const why = result.error
-      ? result.error.message
-      : result.signal
-        ? `killed by ${result.signal}`
-        : `exited with code ${result.status}`;
-    const stderrLines = (result.stderr ?? '').split('\n').filter(Boolean).slice(-20);
+  if (!result.ok || marker < 0) {
+    const why = result.ok ? 'stopped' : loadFailure(result.error, options.timeoutMs);
     throw new HandlerLoadError(
       `${path.basename(file)} ${why} while being loaded at init; its top level must only define functions and ` +
         'must not exit or wait for input',
-      stderrLines,
+      stderr.slice(-20),
     );
   }
-  return stdout
+  const defined = stdout
     .slice(marker + LOADED_MARKER.length + 1)
     .split('\n')
     .map((line) => /^declare -f\S* (\S+)$/.exec(line)?.[1])
     .filter((name): name is string => name !== undefined);
+  return { defined, stderr: stderr.slice(-20) };
 }

@@ -48,22 +48,29 @@ export interface HandlerName {
  */
 export function parseHandlerName(handler: string): HandlerName {
   if (handler === '') {
-    throw new InvalidHandlerError('_HANDLER is empty: set the function handler to file.method, e.g. function.handler');
+    throw new InvalidHandlerError(
+      '_HANDLER is empty: set the function handler to file.method, e.g. function.handler',
+    );
   }
   if (handler.length > 256) throw new InvalidHandlerError('_HANDLER is longer than 256 characters');
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\x00-\x1f\x7f\\]/.test(handler)) {
-    throw new InvalidHandlerError(`_HANDLER ${JSON.stringify(handler)} contains control characters or backslashes`);
+    throw new InvalidHandlerError(
+      `_HANDLER ${JSON.stringify(handler)} contains control characters or backslashes`,
+    );
   }
   if (handler.startsWith('/')) {
-    throw new InvalidHandlerError(`_HANDLER ${JSON.stringify(handler)} is absolute; name a file relative to the task root`);
+    throw new InvalidHandlerError(
+      `_HANDLER ${JSON.stringify(handler)} is absolute; name a file relative to the task root`,
+    );
   }
   if (handler.split('/').some((segment) => segment === '..')) {
     throw new InvalidHandlerError(`_HANDLER ${JSON.stringify(handler)} leaves the task root with '..'`);
   }
   const dot = handler.lastIndexOf('.');
   const slash = handler.lastIndexOf('/');
-  if (dot <= slash + 1 || dot === handler.length - 1) return { whole: handler, file: undefined, method: undefined };
+  if (dot <= slash + 1 || dot === handler.length - 1)
+    return { whole: handler, file: undefined, method: undefined };
   return { whole: handler, file: handler.slice(0, dot), method: handler.slice(dot + 1) };
 }
 
@@ -139,7 +146,13 @@ function withProgram(
   extraArgs: string[],
 ): ResolvedHandler {
   if (options.forcedInterpreter) {
-    const program = requireProgram(undefined, options.forcedInterpreter, 'SHLAMBDA_INTERPRETER', options.searchPath, options.nodePath);
+    const program = requireProgram(
+      undefined,
+      options.forcedInterpreter,
+      'SHLAMBDA_INTERPRETER',
+      options.searchPath,
+      options.nodePath,
+    );
     return { mode, file, method, language: undefined, command: program, args: [file, ...extraArgs] };
   }
   return { mode, file, method, language: undefined, command: file, args: extraArgs };
@@ -162,11 +175,19 @@ function realFileInside(root: string, relative: string, handler: string): string
     return undefined;
   }
   if (!real.startsWith(root + path.sep)) {
-    throw new InvalidHandlerError(`_HANDLER ${JSON.stringify(handler)} resolves outside the task root (${real})`);
+    throw new InvalidHandlerError(
+      `_HANDLER ${JSON.stringify(handler)} resolves outside the task root (${real})`,
+    );
   }
   return fs.statSync(real).isFile() ? real : undefined;
 }
 
 function languageProgram(language: Language, options: ResolveOptions): string {
-  return requireProgram(language, options.forcedInterpreter, `${language.name} handlers`, options.searchPath, options.nodePath);
+  return requireProgram(
+    language,
+    options.forcedInterpreter,
+    `${language.name} handlers`,
+    options.searchPath,
+    options.nodePath,
+  );
 }

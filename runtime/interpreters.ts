@@ -33,8 +33,18 @@ const PHP: Language = {
   shim: 'function-php.php',
   definitions: /^\s*function\s+&?\s*([A-Za-z_]\w*)/gim,
 };
-const RUBY: Language = { name: 'ruby', program: 'ruby', shim: 'function-ruby.rb', definitions: /^def\s+([A-Za-z_]\w*)/gm };
-const PERL: Language = { name: 'perl', program: 'perl', shim: 'function-perl.pl', definitions: /^\s*sub\s+([A-Za-z_]\w*)/gm };
+const RUBY: Language = {
+  name: 'ruby',
+  program: 'ruby',
+  shim: 'function-ruby.rb',
+  definitions: /^def\s+([A-Za-z_]\w*)/gm,
+};
+const PERL: Language = {
+  name: 'perl',
+  program: 'perl',
+  shim: 'function-perl.pl',
+  definitions: /^\s*sub\s+([A-Za-z_]\w*)/gm,
+};
 const NODE: Language = {
   name: 'node',
   program: 'node',
@@ -109,7 +119,9 @@ export function checkExecutable(file: string, displayName: string, searchPath: s
   }
   const interpreter = line.slice(2).trim().split(/\s+/)[0] ?? '';
   if (interpreter.startsWith('/') && !isExecutableFile(interpreter)) {
-    throw new InterpreterNotFoundError(`${displayName} asks for ${interpreter} in its shebang, which does not exist here`);
+    throw new InterpreterNotFoundError(
+      `${displayName} asks for ${interpreter} in its shebang, which does not exist here`,
+    );
   }
   const envTarget = line.slice(2).trim().split(/\s+/);
   if (envTarget[0] === '/usr/bin/env' && envTarget[1] && !envTarget[1].startsWith('-')) {

@@ -31,15 +31,27 @@ export async function runInvocationLoop(context: LoopContext, slot: number): Pro
 }
 
 /** Runs one invocation and posts exactly one answer for it (or none after a 413: Lambda forbids it). */
-export async function serveInvocation(context: LoopContext, slot: number, invocation: Invocation): Promise<void> {
+export async function serveInvocation(
+  context: LoopContext,
+  slot: number,
+  invocation: Invocation,
+): Promise<void> {
   const { client, logger } = context;
   const result = await runSafely(context, slot, invocation);
   if (result.ok) {
     const answer = await client.postResponse(invocation.requestId, result.chunks);
     if (answer === 'too-large') {
-      logger.log('ERROR', `Lambda refused the ${result.bytes}-byte response as too large`, invocation.requestId);
+      logger.log(
+        'ERROR',
+        `Lambda refused the ${result.bytes}-byte response as too large`,
+        invocation.requestId,
+      );
     } else if (answer === 'rejected') {
-      logger.log('WARN', 'Lambda rejected the response (the invocation was already answered or timed out)', invocation.requestId);
+      logger.log(
+        'WARN',
+        'Lambda rejected the response (the invocation was already answered or timed out)',
+        invocation.requestId,
+      );
     }
     return;
   }

@@ -70,24 +70,39 @@ export class LineSplitter {
     const lines: string[] = [];
     let newline = data.indexOf(10);
     while (newline >= 0) {
-      lines.push(this.#decode(data.subarray(0, newline)));
+      this.#emit(data.subarray(0, newline), lines, true);
       data = data.subarray(newline + 1);
       newline = data.indexOf(10);
     }
-    while (data.length > MAX_LINE_BYTES) {
-      lines.push(this.#decode(data.subarray(0, MAX_LINE_BYTES)));
-      data = data.subarray(MAX_LINE_BYTES);
-    }
-    this.#pending = Buffer.from(data);
+    this.#pending = Buffer.from(this.#emit(data, lines, false));
     return lines;
   }
 
   /** Returns what is left after the last newline, as a final line. */
   flush(): string[] {
-    if (this.#pending.length === 0) return [];
-    const line = this.#decode(this.#pending);
+    const lines: string[] = [];
+    if (this.#pending.length > 0) this.#emit(this.#pending, lines, true);
     this.#pending = Buffer.alloc(0);
-    return [line];
+    return lines;
+  }
+
+  /**
+   * Adds `bytes` to `lines` in pieces of at most MAX_LINE_BYTES, cut between UTF-8 characters; with
+   * `whole` false, keeps back (returns) the last piece, which may still grow.
+   */
+  #emit(bytes: Buffer, lines: string[], whole: boolean): Buffer {
+    let rest = bytes;
+    while (rest.length > MAX_LINE_BYTES) {
+      let cut = MAX_LINE_BYTES;
+      // Continuation bytes are 10xxxxxx: back up to the start of the character.
+      while (cut > 0 && ((rest[cut] ?? 0) & 0xc0) === 0x80) cut--;
+      if (cut === 0) cut = MAX_LINE_BYTES;
+      lines.push(this.#decode(rest.subarray(0, cut)));
+      rest = rest.subarray(cut);
+    }
+    if (!whole) return rest;
+    lines.push(this.#decode(rest));
+    return Buffer.alloc(0);
   }
 
   /** The last lines seen, oldest first. */

@@ -37,21 +37,35 @@ async function main(): Promise<void> {
       forcedInterpreter: config.interpreter,
       nodePath: process.execPath,
     });
-    checkFunctionDefined(handler, { taskRoot: config.taskRoot, env: baseEnv, timeoutMs: INIT_CHECK_TIMEOUT_MS });
+    await checkFunctionDefined(handler, {
+      taskRoot: config.taskRoot,
+      env: baseEnv,
+      timeoutMs: INIT_CHECK_TIMEOUT_MS,
+    });
   } catch (error) {
     await failInit(config.runtimeApi, error);
     return;
   }
-  logger.log('DEBUG', `handler ${config.handler}: ${handler.mode} mode, ${handler.command} ${handler.args.join(' ')}`);
+  logger.log(
+    'DEBUG',
+    `handler ${config.handler}: ${handler.mode} mode, ${handler.command} ${handler.args.join(' ')}`,
+  );
 
   // A bug in a stream or timer callback must not take down a warm environment: log it and carry on.
-  process.on('uncaughtException', (error) => logger.log('ERROR', `shlambda internal error: ${error.stack ?? error}`));
+  process.on('uncaughtException', (error) =>
+    logger.log('ERROR', `shlambda internal error: ${error.stack ?? error}`),
+  );
 
   const context = { config, client, handler, logger, baseEnv };
   try {
-    await Promise.all(Array.from({ length: config.concurrency }, (_, slot) => runInvocationLoop(context, slot)));
+    await Promise.all(
+      Array.from({ length: config.concurrency }, (_, slot) => runInvocationLoop(context, slot)),
+    );
   } catch (error) {
-    logger.log('FATAL', `Runtime API failure, exiting so Lambda restarts the runtime: ${(error as Error).message}`);
+    logger.log(
+      'FATAL',
+      `Runtime API failure, exiting so Lambda restarts the runtime: ${(error as Error).message}`,
+    );
     process.exit(1);
   }
 }

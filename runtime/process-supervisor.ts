@@ -43,7 +43,9 @@ export interface RunOptions {
   onStderrLines: (lines: string[]) => void;
 }
 
-export type RunResult = { ok: true; chunks: Buffer[]; bytes: number; durationMs: number } | { ok: false; error: Error };
+export type RunResult =
+  | { ok: true; chunks: Buffer[]; bytes: number; durationMs: number }
+  | { ok: false; error: Error };
 
 /** A failure the handler reported itself: a non-zero exit with `{"errorType": ...}` on stdout. */
 export class HandlerReportedError extends ShlambdaError {
@@ -106,7 +108,9 @@ export function runHandlerProcess(options: RunOptions): Promise<RunResult> {
       for (const timer of timers) clearTimeout(timer);
       resolve({
         ok: false,
-        error: new SpawnError(`Could not start ${options.command}: ${(error as NodeJS.ErrnoException).code ?? error.message}`),
+        error: new SpawnError(
+          `Could not start ${options.command}: ${(error as NodeJS.ErrnoException).code ?? error.message}`,
+        ),
       });
     });
 
@@ -157,16 +161,26 @@ function outcome(
   limit: number,
   stderrTail: string[],
 ): RunResult {
-  const failure: ProcessFailure = { exitCode: exit.code, signal: exit.signal, durationMs: exit.durationMs, stderrTail };
+  const failure: ProcessFailure = {
+    exitCode: exit.code,
+    signal: exit.signal,
+    durationMs: exit.durationMs,
+    stderrTail,
+  };
   if (stopSignal) return { ok: false, error: new HandlerTimeoutError(failure, stopSignal) };
   if (bytes > limit) return { ok: false, error: new ResponseTooLargeError(bytes, limit, failure) };
   if (exit.signal) return { ok: false, error: new HandlerSignalError(failure) };
-  if (exit.code !== 0) return { ok: false, error: reportedError(chunks, bytes, stderrTail) ?? new HandlerExitError(failure) };
+  if (exit.code !== 0)
+    return { ok: false, error: reportedError(chunks, bytes, stderrTail) ?? new HandlerExitError(failure) };
   return { ok: true, chunks, bytes, durationMs: exit.durationMs };
 }
 
 /** The documented way for a script to choose its error: exit non-zero with a JSON object on stdout. */
-function reportedError(chunks: Buffer[], bytes: number, stderrTail: string[]): HandlerReportedError | undefined {
+function reportedError(
+  chunks: Buffer[],
+  bytes: number,
+  stderrTail: string[],
+): HandlerReportedError | undefined {
   if (bytes === 0 || bytes > ERROR_OBJECT_MAX_BYTES || chunks[0]?.[0] !== 0x7b /* { */) return undefined;
   let parsed: unknown;
   try {

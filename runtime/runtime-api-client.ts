@@ -61,11 +61,14 @@ export class RuntimeApiClient {
         continue;
       }
       if (answer.status !== 200) {
-        throw new RuntimeApiFatalError(`GET /next answered ${answer.status}: ${answer.body.toString('utf8')}`);
+        throw new RuntimeApiFatalError(
+          `GET /next answered ${answer.status}: ${answer.body.toString('utf8')}`,
+        );
       }
       const h = answer.headers;
       const requestId = header(h, 'lambda-runtime-aws-request-id');
-      if (!requestId) throw new RuntimeApiFatalError('GET /next answered without Lambda-Runtime-Aws-Request-Id');
+      if (!requestId)
+        throw new RuntimeApiFatalError('GET /next answered without Lambda-Runtime-Aws-Request-Id');
       return {
         requestId,
         deadlineMs: Number(header(h, 'lambda-runtime-deadline-ms')) || Date.now() + 3000,
@@ -101,7 +104,11 @@ export class RuntimeApiClient {
     this.#agent.destroy();
   }
 
-  async #post(path: string, chunks: readonly Buffer[], headers: http.OutgoingHttpHeaders): Promise<PostOutcome> {
+  async #post(
+    path: string,
+    chunks: readonly Buffer[],
+    headers: http.OutgoingHttpHeaders,
+  ): Promise<PostOutcome> {
     let answer: RawAnswer;
     try {
       answer = await this.#request('POST', path, chunks, headers);
@@ -111,7 +118,9 @@ export class RuntimeApiClient {
     if (answer.status === 202) return 'accepted';
     if (answer.status === 413) return 'too-large';
     if (answer.status >= 500) {
-      throw new RuntimeApiFatalError(`POST ${path} answered ${answer.status}: ${answer.body.toString('utf8')}`);
+      throw new RuntimeApiFatalError(
+        `POST ${path} answered ${answer.status}: ${answer.body.toString('utf8')}`,
+      );
     }
     return 'rejected';
   }
@@ -140,7 +149,9 @@ export class RuntimeApiClient {
         (res) => {
           const body: Buffer[] = [];
           res.on('data', (chunk: Buffer) => body.push(chunk));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(body) }));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(body) }),
+          );
           res.on('error', reject);
         },
       );
@@ -171,5 +182,7 @@ function header(headers: http.IncomingHttpHeaders, name: string): string | undef
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? `${(error as NodeJS.ErrnoException).code ?? error.name}: ${error.message}` : String(error);
+  return error instanceof Error
+    ? `${(error as NodeJS.ErrnoException).code ?? error.name}: ${error.message}`
+    : String(error);
 }

@@ -87,6 +87,11 @@ export class LocalFunction {
     return path.join(this.root, 'var', 'task');
   }
 
+  /** Pid of the process started for the runtime (bwrap, or the bootstrap itself), while one runs. */
+  get runtimePid(): number | undefined {
+    return this.#runtime?.pid;
+  }
+
   /** Sends one event; invocations are served one at a time, in order, as by one Lambda environment. */
   invoke(event: Buffer | string, options: Omit<InvokeOptions, 'timeoutMs'> = {}): Promise<LocalInvokeResult> {
     const run = this.#queue.then(() => this.#invokeNow(event, options));

@@ -1,0 +1,237 @@
+# Loads a Perl handler file and calls one sub in it, as Lambda's managed runtimes call their handlers.
+#
+# Contract (the same for the Python, PHP, Ruby and Node shims):
+#   perl function-perl.pl <absolute path of the handler file> <sub name>
+#   cwd is the task root. The environment holds LAMBDA_TASK_ROOT, LAMBDA_REQUEST_ID, LAMBDA_DEADLINE_MS
+#   (epoch ms), LAMBDA_INVOKED_FUNCTION_ARN, _X_AMZN_TRACE_ID, LAMBDA_CLIENT_CONTEXT and
+#   LAMBDA_COGNITO_IDENTITY (JSON), LAMBDA_TENANT_ID (the optional ones only when Lambda sent them) and
+#   Lambda's own AWS_LAMBDA_FUNCTION_NAME, _VERSION, _MEMORY_SIZE, AWS_LAMBDA_LOG_GROUP_NAME, _STREAM_NAME.
+#   stdin is the event (a regular file): JSON, decoded (strings as characters); empty -> undef;
+#   anything else -> a string. The sub, from package main, is called as fn($event, $context) in scalar
+#   context. stdout carries only the result: the JSON of the return value, no trailing newline, exit 0.
+#   Anything the user code prints goes to stderr, the log. On failure stdout carries
+#   {"errorType", "errorMessage", "stackTrace"} and the exit status is 1.
+
+# `do FILE` compiles the file in the package it is called from: the loader lives in main, where
+# handler subs are looked up, and sees none of the shim's lexicals.
+package main;
+
+sub Shlambda::Shim::load_file { do $_[0] }
+
+package Shlambda::Context;
+
+use strict;
+use warnings;
+
+# The context, with the managed Python and Ruby runtimes' names as methods.
+for my $field (
+  qw(aws_request_id invoked_function_arn function_name function_version memory_limit_in_mb
+  log_group_name log_stream_name identity client_context tenant_id deadline_ms)
+  )
+{
+  no strict 'refs';
+  *{"Shlambda::Context::$field"} = sub { $_[0]{$field} };
+}
+
+sub new {
+  my ($class, $env) = @_;
+  return bless {
+    aws_request_id       => $env->{LAMBDA_REQUEST_ID},
+    invoked_function_arn => $env->{LAMBDA_INVOKED_FUNCTION_ARN},
+    function_name        => $env->{AWS_LAMBDA_FUNCTION_NAME},
+    function_version     => $env->{AWS_LAMBDA_FUNCTION_VERSION},
+    memory_limit_in_mb   => $env->{AWS_LAMBDA_FUNCTION_MEMORY_SIZE},
+    log_group_name       => $env->{AWS_LAMBDA_LOG_GROUP_NAME},
+    log_stream_name      => $env->{AWS_LAMBDA_LOG_STREAM_NAME},
+    identity             => Shlambda::Shim::json_env($env->{LAMBDA_COGNITO_IDENTITY}),
+    client_context       => Shlambda::Shim::json_env($env->{LAMBDA_CLIENT_CONTEXT}),
+    tenant_id            => $env->{LAMBDA_TENANT_ID},
+    deadline_ms          => int($env->{LAMBDA_DEADLINE_MS} || 0),
+  }, $class;
+}
+
+sub get_remaining_time_in_millis {
+  my ($self) = @_;
+  require Time::HiRes;
+  my $remaining = $self->{deadline_ms} - int(Time::HiRes::time() * 1000);
+  return $remaining > 0 ? $remaining : 0;
+}
+
+package Shlambda::Shim;
+
+use strict;
+use warnings;
+use JSON::PP ();
+use Scalar::Util ();
+
+my $SHIM_FILE = __FILE__;
+
+# The response gets a private copy of fd 1; fd 1 itself becomes stderr (Perl reopens STDOUT on the
+# same descriptor), so print, printf and child processes that inherit stdout all end up in the log.
+open(my $RESULT, '>&', \*STDOUT) or die "shlambda: cannot duplicate stdout: $!\n";
+binmode $RESULT;
+open(STDOUT, '>&', \*STDERR) or die "shlambda: cannot point stdout at stderr: $!\n";
+{
+  my $previous = select STDOUT;
+  $| = 1;
+  select $previous;
+}
+
+my $JSON = JSON::PP->new->utf8->allow_nonref->convert_blessed;
+
+sub json_env {
+  my ($raw) = @_;
+  return undef if !defined $raw || $raw eq '';
+  my $decoded = eval { $JSON->decode($raw) };
+  return ref $decoded ? $decoded : undef;
+}
+
+sub read_event {
+  binmode STDIN;
+  my $raw = do { local $/; <STDIN> };
+  return undef if !defined $raw || $raw !~ /\S/;
+  my $event = eval { $JSON->decode($raw) };
+  return $event if !$@;
+  utf8::decode($raw);
+  return $raw;
+}
+
+# The frames that led to a die, recorded as it happens (a die carries no stack of its own). Dies that
+# user code catches record too; only the record of the exception that reaches the shim is used.
+my ($last_error, @last_frames);
+
+sub record_frames {
+  my ($error) = @_;
+  my @frames;
+  my (undef, $file, $line) = caller(0);
+  push @frames, "at $file line $line" if $file ne $SHIM_FILE;
+  for (my $level = 1; my @call = caller($level); $level++) {
+    next if $call[1] eq $SHIM_FILE;
+    push @frames, "$call[3] called at $call[1] line $call[2]";
+  }
+  ($last_error, @last_frames) = ($error, @frames);
+}
+
+sub frames_of {
+  my ($error) = @_;
+  return [] if !defined $last_error;
+  my $same =
+    ref $error
+    ? ref $last_error && Scalar::Util::refaddr($error) == Scalar::Util::refaddr($last_error)
+    : !ref $last_error && $error eq $last_error;
+  return $same ? [@last_frames] : [];
+}
+
+sub error_message {
+  my ($error) = @_;
+  return "$error" if !ref $error;
+  if (!Scalar::Util::blessed($error)) {
+    my $text = eval { JSON::PP->new->allow_nonref->allow_unknown->encode($error) };
+    return defined $text ? $text : "$error";
+  }
+  for my $method (qw(message as_string)) {
+    my $text = eval { $error->can($method) && $error->$method };
+    return "$text" if defined $text && !ref $text;
+  }
+  return "$error";
+}
+
+sub load_sub {
+  my ($file, $name) = @_;
+  my %before = map { $_ => 1 } defined_subs();
+  my $dir = $file =~ s{/[^/]*\z}{}r;
+  # Its own modules (use Helper) resolve beside it; Perl stopped searching '.' in 5.26.
+  unshift @INC, $dir if length $dir;
+  my $base = $file =~ s{.*/}{}r;
+  # Checked first: `do` reports an unreadable file only through $!, which user code may have set too.
+  if (!-f $file || !-r _) {
+    die { type => 'Runtime.ImportModuleError', message => "Unable to read $base: $!", trace => [] };
+  }
+  local $@;
+  local $SIG{__DIE__} = \&record_frames;
+  Shlambda::Shim::load_file($file);
+  if ($@) {
+    my $message = error_message($@);
+    my $trace   = frames_of($@);
+    chomp $message;
+    # Perl reports a syntax error as a compile failure, which no runtime die produces.
+    if ($message =~ /syntax error|compilation (?:errors|aborted)/) {
+      my @lines = grep {/\S/} split /\n/, $message;
+      die { type => 'Runtime.UserCodeSyntaxError', message => "Syntax error in $base: $lines[0]", trace => \@lines };
+    }
+    die { type => 'Runtime.ImportModuleError', message => "Unable to load $base: $message", trace => $trace };
+  }
+  {
+    no strict 'refs';
+    return \&{"main::$name"} if defined &{"main::$name"};
+  }
+  my @defined = sort grep { !$before{$_} } defined_subs();
+  my $listing = @defined ? 'it defines: ' . join(', ', @defined) : 'it defines no subs';
+  die {
+    type    => 'Runtime.HandlerFunctionNotFound',
+    message => "Handler sub '$name' is not defined in $base ($listing)",
+    trace   => [],
+  };
+}
+
+sub defined_subs {
+  no strict 'refs';
+  return grep { !/::\z/ && defined &{"main::$_"} } keys %main::;
+}
+
+sub encode_result {
+  my ($result) = @_;
+  my $json = eval { $JSON->encode($result) };
+  return $json if defined $json;
+  my $why = $@;
+  chomp $why;
+  die { type => 'Runtime.MarshalError', message => "Unable to marshal response: $why", trace => [] };
+}
+
+sub write_result {
+  my ($data) = @_;
+  print {$RESULT} $data or exit 1;
+  close $RESULT;
+}
+
+sub report_failure {
+  my ($type, $message, $trace) = @_;
+  print STDERR join("\n", "[ERROR] $type: $message", map {"  $_"} @$trace), "\n";
+  my $json = JSON::PP->new->utf8->allow_nonref->allow_blessed;
+  write_result($json->encode({ errorType => $type, errorMessage => $message, stackTrace => $trace }));
+  exit 1;
+}
+
+sub run {
+  my ($file, $name) = @_;
+  my ($result, $ok);
+  my $failure = do {
+    local $@;
+    eval {
+      my $event   = read_event();
+      my $handler = load_sub($file, $name);
+      my $context = Shlambda::Context->new(\%ENV);
+      {
+        local $SIG{__DIE__} = \&record_frames;
+        $ok = eval { $result = $handler->($event, $context); 1 };
+      }
+      if (!$ok) {
+        my $error   = $@;
+        my $message = error_message($error);
+        chomp $message;
+        my $blessed = Scalar::Util::blessed($error);
+        die { type => $blessed // 'Error', message => $message, trace => frames_of($error) };
+      }
+      $result = encode_result($result);
+      1;
+    } ? undef : $@;
+  };
+  if ($failure) {
+    $failure = { type => 'Error', message => "$failure", trace => [] } if ref $failure ne 'HASH';
+    report_failure($failure->{type}, $failure->{message}, $failure->{trace});
+  }
+  write_result($result);
+  exit 0;
+}
+
+run(@ARGV[0, 1]);

@@ -1,0 +1,229 @@
+<?php
+// Loads a PHP handler file and calls one function in it, as Lambda's managed runtimes call theirs.
+//
+// Contract (the same for the Python, Ruby, Perl and Node shims):
+//   php function-php.php <absolute path of the handler file> <function name>
+//   cwd is the task root. The environment holds LAMBDA_TASK_ROOT, LAMBDA_REQUEST_ID, LAMBDA_DEADLINE_MS
+//   (epoch ms), LAMBDA_INVOKED_FUNCTION_ARN, _X_AMZN_TRACE_ID, LAMBDA_CLIENT_CONTEXT and
+//   LAMBDA_COGNITO_IDENTITY (JSON), LAMBDA_TENANT_ID (the optional ones only when Lambda sent them) and
+//   Lambda's own AWS_LAMBDA_FUNCTION_NAME, _VERSION, _MEMORY_SIZE, AWS_LAMBDA_LOG_GROUP_NAME, _STREAM_NAME.
+//   stdin is the event (a regular file): JSON, decoded to associative arrays; empty -> null; anything
+//   else -> a string. The function is called as fn($event, $context). stdout carries only the result:
+//   the JSON of the return value, no trailing newline, exit 0. Anything the user code prints goes to
+//   stderr, the log. On failure stdout carries {"errorType", "errorMessage", "stackTrace"}, exit 1.
+
+namespace Shlambda;
+
+/** The invocation's context, with the property names of the managed Node.js runtime's context. */
+final class Context
+{
+    public readonly ?string $awsRequestId;
+    public readonly ?string $invokedFunctionArn;
+    public readonly ?string $functionName;
+    public readonly ?string $functionVersion;
+    public readonly ?string $memoryLimitInMB;
+    public readonly ?string $logGroupName;
+    public readonly ?string $logStreamName;
+    public readonly ?string $traceId;
+    public readonly ?string $tenantId;
+    public readonly ?array $identity;
+    public readonly ?array $clientContext;
+    public readonly int $deadlineMs;
+
+    public function __construct()
+    {
+        $this->awsRequestId = env('LAMBDA_REQUEST_ID');
+        $this->invokedFunctionArn = env('LAMBDA_INVOKED_FUNCTION_ARN');
+        $this->functionName = env('AWS_LAMBDA_FUNCTION_NAME');
+        $this->functionVersion = env('AWS_LAMBDA_FUNCTION_VERSION');
+        $this->memoryLimitInMB = env('AWS_LAMBDA_FUNCTION_MEMORY_SIZE');
+        $this->logGroupName = env('AWS_LAMBDA_LOG_GROUP_NAME');
+        $this->logStreamName = env('AWS_LAMBDA_LOG_STREAM_NAME');
+        $this->traceId = env('_X_AMZN_TRACE_ID');
+        $this->tenantId = env('LAMBDA_TENANT_ID');
+        $this->identity = jsonEnv('LAMBDA_COGNITO_IDENTITY');
+        $this->clientContext = jsonEnv('LAMBDA_CLIENT_CONTEXT');
+        $this->deadlineMs = (int) env('LAMBDA_DEADLINE_MS');
+    }
+
+    public function getRemainingTimeInMillis(): int
+    {
+        return max(0, $this->deadlineMs - (int) floor(microtime(true) * 1000));
+    }
+}
+
+/** Where the shim is, for the shutdown function: a fatal error means something different in each phase. */
+final class Phase
+{
+    public static string $now = 'load';
+}
+
+/** A failure that is not the user's exception: its errorType is a Runtime.* name. */
+final class HandlerFailure extends \Exception
+{
+    /** @param string[] $lines the stack trace to report */
+    public function __construct(public readonly string $errorType, string $message, public readonly array $lines = [])
+    {
+        parent::__construct($message);
+    }
+}
+
+function env(string $name): ?string
+{
+    $value = getenv($name);
+    return $value === false ? null : $value;
+}
+
+function jsonEnv(string $name): ?array
+{
+    $decoded = json_decode(env($name) ?? '', true);
+    return is_array($decoded) ? $decoded : null;
+}
+
+function readEvent(): mixed
+{
+    $raw = stream_get_contents(STDIN);
+    if ($raw === false || trim($raw) === '') {
+        return null;
+    }
+    try {
+        return json_decode($raw, true, 512, JSON_THROW_ON_ERROR);
+    } catch (\JsonException) {
+        return $raw;
+    }
+}
+
+function loadFunction(string $file, string $name): callable
+{
+    $before = get_defined_functions()['user'];
+    try {
+        (static function (string $__file): void {
+            require $__file;
+        })($file);
+    } catch (\ParseError $error) {
+        throw new HandlerFailure(
+            'Runtime.UserCodeSyntaxError',
+            sprintf('Syntax error in %s: %s', basename($file), $error->getMessage()),
+            [sprintf('%s(%d)', $error->getFile(), $error->getLine())],
+        );
+    } catch (\Throwable $error) {
+        throw new HandlerFailure(
+            'Runtime.ImportModuleError',
+            sprintf('Unable to load %s: %s: %s', basename($file), $error::class, $error->getMessage()),
+            traceLines($error),
+        );
+    }
+    // Only functions the user wrote count: a handler named after a built-in (exec, system) must not run one.
+    if (function_exists($name) && (new \ReflectionFunction($name))->isUserDefined()) {
+        return $name;
+    }
+    $defined = array_values(array_diff(get_defined_functions()['user'], $before));
+    $listing = $defined === [] ? 'it defines no functions' : 'it defines: ' . implode(', ', $defined);
+    throw new HandlerFailure(
+        'Runtime.HandlerFunctionNotFound',
+        sprintf("Handler function '%s' is not defined in %s (%s)", $name, basename($file), $listing),
+    );
+}
+
+/** @return string[] where it was thrown, then the calls that led there, without this shim's frames. */
+function traceLines(\Throwable $error): array
+{
+    $lines = [sprintf('%s(%d)', $error->getFile(), $error->getLine())];
+    foreach (explode("\n", $error->getTraceAsString()) as $line) {
+        if (!str_contains($line, __FILE__) && !str_ends_with($line, '{main}') && !str_contains($line, 'Shlambda\\')) {
+            $lines[] = $line;
+        }
+    }
+    return $lines;
+}
+
+function encodeResult(mixed $result): string
+{
+    try {
+        return json_encode(
+            $result,
+            JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION | JSON_THROW_ON_ERROR,
+        );
+    } catch (\JsonException $error) {
+        throw new HandlerFailure('Runtime.MarshalError', 'Unable to marshal response: ' . $error->getMessage());
+    }
+}
+
+function writeResult(string $data): void
+{
+    while ($data !== '') {
+        $written = fwrite(STDOUT, $data);
+        if ($written === false || $written === 0) {
+            exit(1);
+        }
+        $data = substr($data, $written);
+    }
+    fflush(STDOUT);
+}
+
+/** @param string[] $trace */
+function reportFailure(string $errorType, string $message, array $trace): never
+{
+    $log = "[ERROR] {$errorType}: {$message}\n";
+    foreach ($trace as $line) {
+        $log .= "  {$line}\n";
+    }
+    fwrite(STDERR, $log);
+    $payload = ['errorType' => $errorType, 'errorMessage' => $message, 'stackTrace' => $trace];
+    finish(json_encode($payload, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_INVALID_UTF8_SUBSTITUTE), 1);
+}
+
+function finish(string $data, int $status): never
+{
+    Phase::$now = 'done';
+    writeResult($data);
+    exit($status);
+}
+
+// The result goes out on STDOUT, which writes to fd 1 directly. Everything else (echo, print, printf,
+// var_dump, output of system() and passthru(), warnings shown on screen) goes through PHP's output
+// layer: this buffer hands every chunk to stderr at once, and user code cannot remove it.
+ob_start(
+    static function (string $buffer): string {
+        if ($buffer !== '') {
+            fwrite(STDERR, $buffer);
+        }
+        return '';
+    },
+    1,
+    PHP_OUTPUT_HANDLER_CLEANABLE | PHP_OUTPUT_HANDLER_FLUSHABLE,
+);
+
+// A fatal error (memory exhausted, a function declared twice) ends PHP without an exception: report
+// it as the failure of the phase it happened in, so the response still says what went wrong.
+register_shutdown_function(static function (): void {
+    $phase = Phase::$now;
+    $error = error_get_last();
+    if ($phase === 'done' || $error === null || !($error['type'] & (E_ERROR | E_PARSE | E_CORE_ERROR | E_COMPILE_ERROR))) {
+        return;
+    }
+    $errorType = match (true) {
+        $phase === 'call' => 'Runtime.FatalError',
+        $error['type'] === E_PARSE || $error['type'] === E_COMPILE_ERROR => 'Runtime.UserCodeSyntaxError',
+        default => 'Runtime.ImportModuleError',
+    };
+    reportFailure($errorType, $error['message'], [sprintf('%s(%d)', $error['file'], $error['line'])]);
+});
+
+(static function (array $argv): void {
+    [, $file, $name] = $argv;
+    try {
+        $event = readEvent();
+        $function = loadFunction($file, $name);
+        $context = new Context();
+        Phase::$now = 'call';
+        try {
+            $result = $function($event, $context);
+        } catch (\Throwable $error) {
+            reportFailure($error::class, $error->getMessage(), traceLines($error));
+        }
+        finish(encodeResult($result), 0);
+    } catch (HandlerFailure $failure) {
+        reportFailure($failure->errorType, $failure->getMessage(), $failure->lines);
+    }
+})($argv);

@@ -1,0 +1,200 @@
+# Loads a Python handler file and calls one function in it the way Lambda's managed Python runtime does.
+#
+# Contract (the same for the PHP, Ruby, Perl and Node shims):
+#   python3 function-python.py <absolute path of the handler file> <function name>
+#   cwd is the task root. The environment holds LAMBDA_TASK_ROOT, LAMBDA_REQUEST_ID, LAMBDA_DEADLINE_MS
+#   (epoch ms), LAMBDA_INVOKED_FUNCTION_ARN, _X_AMZN_TRACE_ID, LAMBDA_CLIENT_CONTEXT and
+#   LAMBDA_COGNITO_IDENTITY (JSON), LAMBDA_TENANT_ID (the optional ones only when Lambda sent them) and
+#   Lambda's own AWS_LAMBDA_FUNCTION_NAME, _VERSION, _MEMORY_SIZE, AWS_LAMBDA_LOG_GROUP_NAME, _STREAM_NAME.
+#   stdin is the event (a regular file): JSON, decoded; empty -> None; anything else -> a str.
+#   The function is called as fn(event, context). stdout carries only the result: the JSON of the return
+#   value, no trailing newline, exit 0. Anything the user code prints goes to stderr, the log.
+#   On failure stdout carries {"errorType", "errorMessage", "stackTrace"} and the exit status is 1.
+
+import json
+import os
+import sys
+import time
+
+# The response gets a private copy of fd 1; fd 1 itself becomes stderr, so print(), logging to stdout
+# and child processes that inherit stdout all end up in the log instead of corrupting the response.
+RESULT_FD = os.dup(1)
+os.dup2(2, 1)
+sys.stdout = sys.stderr
+
+
+class _Record:
+    """Attribute bag for the context's identity and client_context, as the managed runtime shapes them."""
+
+    def __init__(self, values):
+        for key, value in (values or {}).items():
+            setattr(self, key, value)
+
+
+class LambdaContext:
+    """The managed runtime's context object: same attribute names, same (string) types."""
+
+    def __init__(self, env):
+        self.aws_request_id = env.get("LAMBDA_REQUEST_ID")
+        self.invoked_function_arn = env.get("LAMBDA_INVOKED_FUNCTION_ARN")
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.tenant_id = env.get("LAMBDA_TENANT_ID")
+        identity = _json_env(env, "LAMBDA_COGNITO_IDENTITY") or {}
+        self.identity = _Record(
+            {
+                "cognito_identity_id": identity.get("cognitoIdentityId"),
+                "cognito_identity_pool_id": identity.get("cognitoIdentityPoolId"),
+            }
+        )
+        client_context = _json_env(env, "LAMBDA_CLIENT_CONTEXT")
+        self.client_context = None
+        if isinstance(client_context, dict):
+            self.client_context = _Record(client_context)
+            if isinstance(client_context.get("client"), dict):
+                self.client_context.client = _Record(client_context["client"])
+        self._deadline_ms = int(env.get("LAMBDA_DEADLINE_MS") or 0)
+
+    def get_remaining_time_in_millis(self):
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+class HandlerFailure(Exception):
+    """A failure that is not the user's exception: its errorType is a Runtime.* name."""
+
+    def __init__(self, error_type, message, trace=()):
+        super().__init__(message)
+        self.error_type = error_type
+        self.trace = list(trace)
+
+
+def _json_env(env, name):
+    raw = env.get(name)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def read_event():
+    raw = sys.stdin.buffer.read()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+def load_function(path, name):
+    directory = os.path.dirname(path)
+    shim_directory = os.path.dirname(os.path.abspath(__file__))
+    # Python put the shim's own directory first on sys.path; the handler's imports expect their own.
+    sys.path[:] = [directory] + [p for p in sys.path if p != shim_directory]
+    module_name = os.path.splitext(os.path.basename(path))[0]
+    try:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        # Registered before it runs, as a real import does: dataclasses and pickle look it up there.
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    except SyntaxError as error:
+        where = f'File "{error.filename}", line {error.lineno}'
+        raise HandlerFailure(
+            "Runtime.UserCodeSyntaxError",
+            f"Syntax error in module '{module_name}': {error}",
+            [where, f"    {(error.text or '').strip()}"],
+        ) from None
+    except Exception as error:
+        raise HandlerFailure(
+            "Runtime.ImportModuleError",
+            f"Unable to import module '{module_name}': {type(error).__name__}: {error}",
+            _user_frames(error.__traceback__),
+        ) from None
+    function = getattr(module, name, None)
+    if not callable(function):
+        defined = sorted(
+            key
+            for key, value in vars(module).items()
+            if type(value).__name__ == "function" and value.__module__ == module_name and not key.startswith("_")
+        )
+        listing = f"it defines: {', '.join(defined)}" if defined else "it defines no functions"
+        raise HandlerFailure(
+            "Runtime.HandlerFunctionNotFound",
+            f"Handler function '{name}' is not defined in {os.path.basename(path)} ({listing})",
+        )
+    return function
+
+
+def _user_frames(tb):
+    # The first frames are this shim's (and importlib's): the user wants to see their own code.
+    import traceback
+
+    frames = [frame for frame in traceback.extract_tb(tb) if frame.filename != __file__]
+    frames = [frame for frame in frames if not frame.filename.startswith("<frozen ")]
+    return [line for entry in traceback.format_list(frames) for line in entry.rstrip("\n").split("\n")]
+
+
+def _encode_default(value):
+    # boto3's DynamoDB deserializer hands out Decimals; the managed runtime encodes them as numbers.
+    if type(value).__name__ == "Decimal":
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def encode_result(result):
+    try:
+        return json.dumps(
+            result, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_encode_default
+        ).encode("utf-8")
+    except Exception as error:
+        raise HandlerFailure(
+            "Runtime.MarshalError", f"Unable to marshal response: {type(error).__name__}: {error}"
+        ) from None
+
+
+def write_result(data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(RESULT_FD, view) :]
+
+
+def finish(data, status):
+    write_result(data)
+    sys.stderr.flush()
+    # No interpreter teardown: the managed runtime never runs it between invocations either, and a
+    # leftover non-daemon thread would otherwise hold the process until the deadline.
+    os._exit(status)
+
+
+def report_failure(error_type, message, trace):
+    lines = [f"[ERROR] {error_type}: {message}"] + [f"  {line}" for line in trace]
+    sys.stderr.write("\n".join(lines) + "\n")
+    payload = {"errorType": error_type, "errorMessage": message, "stackTrace": trace}
+    finish(json.dumps(payload, separators=(",", ":")).encode("utf-8"), 1)
+
+
+def main():
+    path, name = sys.argv[1], sys.argv[2]
+    try:
+        event = read_event()
+        function = load_function(path, name)
+        context = LambdaContext(os.environ)
+        try:
+            result = function(event, context)
+        except Exception as error:
+            message = str(error)
+            report_failure(type(error).__name__, message, _user_frames(error.__traceback__))
+        finish(encode_result(result), 0)
+    except HandlerFailure as failure:
+        report_failure(failure.error_type, str(failure), failure.trace)
+
+
+main()

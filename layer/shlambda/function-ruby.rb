@@ -1,0 +1,147 @@
+# frozen_string_literal: true
+
+# Loads a Ruby handler file and calls one method in it the way Lambda's managed Ruby runtime does.
+#
+# Contract (the same for the Python, PHP, Perl and Node shims):
+#   ruby function-ruby.rb <absolute path of the handler file> <method name>
+#   cwd is the task root. The environment holds LAMBDA_TASK_ROOT, LAMBDA_REQUEST_ID, LAMBDA_DEADLINE_MS
+#   (epoch ms), LAMBDA_INVOKED_FUNCTION_ARN, _X_AMZN_TRACE_ID, LAMBDA_CLIENT_CONTEXT and
+#   LAMBDA_COGNITO_IDENTITY (JSON), LAMBDA_TENANT_ID (the optional ones only when Lambda sent them) and
+#   Lambda's own AWS_LAMBDA_FUNCTION_NAME, _VERSION, _MEMORY_SIZE, AWS_LAMBDA_LOG_GROUP_NAME, _STREAM_NAME.
+#   stdin is the event (a regular file): JSON, decoded; empty -> nil; anything else -> a String.
+#   The method is called as fn(event:, context:). stdout carries only the result: the JSON of the
+#   return value, no trailing newline, exit 0. Anything the user code prints goes to stderr, the log.
+#   On failure stdout carries {"errorType", "errorMessage", "stackTrace"} and the exit status is 1.
+
+require 'json'
+
+module Shlambda
+  # The response gets a private copy of fd 1; fd 1 itself becomes stderr, so puts, p, $stdout.write
+  # and child processes that inherit stdout all end up in the log instead of corrupting the response.
+  RESULT = STDOUT.dup.tap(&:binmode)
+  STDOUT.reopen(STDERR)
+  STDOUT.sync = true
+  SHIM_FILE = File.expand_path(__FILE__)
+
+  # The managed runtime's context object: same reader names, same (string) types.
+  class LambdaContext
+    attr_reader :aws_request_id, :invoked_function_arn, :function_name, :function_version,
+                :memory_limit_in_mb, :log_group_name, :log_stream_name, :identity, :client_context,
+                :tenant_id, :deadline_ms
+
+    def initialize(env)
+      @aws_request_id = env['LAMBDA_REQUEST_ID']
+      @invoked_function_arn = env['LAMBDA_INVOKED_FUNCTION_ARN']
+      @function_name = env['AWS_LAMBDA_FUNCTION_NAME']
+      @function_version = env['AWS_LAMBDA_FUNCTION_VERSION']
+      @memory_limit_in_mb = env['AWS_LAMBDA_FUNCTION_MEMORY_SIZE']
+      @log_group_name = env['AWS_LAMBDA_LOG_GROUP_NAME']
+      @log_stream_name = env['AWS_LAMBDA_LOG_STREAM_NAME']
+      @identity = Shlambda.json_env(env, 'LAMBDA_COGNITO_IDENTITY')
+      @client_context = Shlambda.json_env(env, 'LAMBDA_CLIENT_CONTEXT')
+      @tenant_id = env['LAMBDA_TENANT_ID']
+      @deadline_ms = env['LAMBDA_DEADLINE_MS'].to_i
+    end
+
+    def get_remaining_time_in_millis # rubocop:disable Naming/AccessorMethodName -- the managed runtime's name
+      [@deadline_ms - Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond), 0].max
+    end
+  end
+
+  # A failure that is not the user's exception: its errorType is a Runtime.* name.
+  class HandlerFailure < StandardError
+    attr_reader :error_type, :trace
+
+    def initialize(error_type, message, trace = [])
+      super(message)
+      @error_type = error_type
+      @trace = trace
+    end
+  end
+
+  module_function
+
+  def json_env(env, name)
+    raw = env[name]
+    return nil if raw.nil? || raw.empty?
+
+    JSON.parse(raw)
+  rescue JSON::ParserError
+    nil
+  end
+
+  def read_event
+    raw = STDIN.binmode.read.force_encoding(Encoding::UTF_8)
+    return nil if raw.strip.empty?
+
+    JSON.parse(raw)
+  rescue JSON::ParserError
+    raw.scrub
+  end
+
+  def load_method(file, name)
+    # The handler's own requires (require 'helper') resolve beside it, as in the managed runtime.
+    $LOAD_PATH.unshift(File.dirname(file))
+    before = Object.private_instance_methods(false)
+    begin
+      require file
+    rescue SyntaxError => e
+      # The message holds the location and the offending source line: that is the useful trace.
+      lines = e.message.lines.map(&:chomp).reject(&:empty?)
+      raise HandlerFailure.new('Runtime.UserCodeSyntaxError',
+                               "Syntax error in #{File.basename(file)}: #{lines.first}", lines)
+    rescue StandardError, ScriptError => e
+      raise HandlerFailure.new('Runtime.ImportModuleError',
+                               "Unable to load #{File.basename(file)}: #{e.class}: #{e.message}", user_frames(e))
+    end
+    # A top-level def is a private method of Object; anything public there came from a library.
+    return name.to_sym if Object.private_method_defined?(name, false) || Object.method_defined?(name, false)
+
+    defined = (Object.private_instance_methods(false) - before).sort
+    listing = defined.empty? ? 'it defines no methods' : "it defines: #{defined.join(', ')}"
+    raise HandlerFailure.new('Runtime.HandlerFunctionNotFound',
+                             "Handler method '#{name}' is not defined in #{File.basename(file)} (#{listing})")
+  end
+
+  def user_frames(error)
+    (error.backtrace || []).reject { |line| line.start_with?(SHIM_FILE) || line.include?('/rubygems/') }
+  end
+
+  def encode_result(result)
+    JSON.generate(result)
+  rescue StandardError => e
+    raise HandlerFailure.new('Runtime.MarshalError', "Unable to marshal response: #{e.class}: #{e.message}")
+  end
+
+  def report_failure(error_type, message, trace)
+    message = message.to_s.dup.force_encoding(Encoding::UTF_8).scrub
+    trace = trace.map { |line| line.to_s.dup.force_encoding(Encoding::UTF_8).scrub }
+    STDERR.write(["[ERROR] #{error_type}: #{message}", *trace.map { |line| "  #{line}" }].join("\n"), "\n")
+    finish(JSON.generate({ errorType: error_type, errorMessage: message, stackTrace: trace }), 1)
+  end
+
+  def finish(data, status)
+    RESULT.write(data)
+    RESULT.close
+    exit(status)
+  end
+
+  def run(file, name)
+    event = read_event
+    method = load_method(file, name)
+    context = LambdaContext.new(ENV)
+    begin
+      # Called on the top-level object, where the file's defs live, with the managed runtime's keywords.
+      result = TOPLEVEL_BINDING.receiver.__send__(method, event: event, context: context)
+    rescue SystemExit, SignalException
+      raise
+    rescue Exception => e # rubocop:disable Lint/RescueException -- every failure of user code is reported
+      report_failure(e.class.name || e.class.inspect, e.message, user_frames(e))
+    end
+    finish(encode_result(result), 0)
+  rescue HandlerFailure => e
+    report_failure(e.error_type, e.message, e.trace)
+  end
+end
+
+Shlambda.run(ARGV[0], ARGV[1])

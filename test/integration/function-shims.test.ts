@@ -1,0 +1,335 @@
+/**
+ * The function-mode shims in `layer/shlambda/`, run on the real interpreters exactly as the runtime starts
+ * them: what a handler author sees of the event, the context, the response, the log and the errors.
+ */
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SHIMS = path.join(ROOT, 'layer/shlambda');
+const FIXTURES = path.join(ROOT, 'test/fixtures/shims');
+const HANDLERS = path.join(ROOT, 'handlers');
+
+interface Language {
+  name: string;
+  /** The interpreter, as the runtime starts it (Node: the runtime's own binary). */
+  program: string;
+  /** How to get it when it is missing; CI installs these. */
+  install: string;
+  shim: string;
+  ext: string;
+  /** The class of what the fixture's `fail` throws. */
+  failType: string;
+  /** Source that does not compile (written by the test: Biome would refuse a broken .mjs in the tree). */
+  syntaxError: string;
+}
+
+const LANGUAGES: Language[] = [
+  {
+    name: 'python',
+    program: 'python3',
+    install: 'apt-get install python3',
+    shim: 'function-python.py',
+    ext: 'py',
+    failType: 'ValueError',
+    syntaxError: 'def handler(event, context):\n    return {"unclosed": [1, 2}\n',
+  },
+  {
+    name: 'php',
+    program: 'php',
+    install: 'apt-get install php-cli',
+    shim: 'function-php.php',
+    ext: 'php',
+    failType: 'RuntimeException',
+    syntaxError: '<?php\nfunction handler($event, $context) {\n    return [1, 2;\n}\n',
+  },
+  {
+    name: 'ruby',
+    program: 'ruby',
+    install: 'apt-get install ruby',
+    shim: 'function-ruby.rb',
+    ext: 'rb',
+    failType: 'ArgumentError',
+    syntaxError: 'def handler(event:, context:)\n  { unclosed: [1, 2 }\nend\n',
+  },
+  {
+    name: 'perl',
+    program: 'perl',
+    install: 'apt-get install perl',
+    shim: 'function-perl.pl',
+    ext: 'pl',
+    failType: 'My::Error',
+    syntaxError: 'sub handler {\n  return { unclosed => [1, 2 };\n}\n1;\n',
+  },
+  {
+    name: 'node',
+    program: process.execPath,
+    install: 'install Node.js 20 or later',
+    shim: 'function-node.mjs',
+    ext: 'mjs',
+    failType: 'TypeError',
+    syntaxError: 'export const handler = async (event) => {\n  return { unclosed: [1, 2 };\n};\n',
+  },
+];
+
+/** How far ahead the invocation's deadline is; the context's remaining time can never exceed it. */
+const DEADLINE_AHEAD_MS = 600_000;
+
+interface ShimRun {
+  requestId: string;
+  status: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+interface ErrorPayload {
+  errorType: string;
+  errorMessage: string;
+  stackTrace: string[];
+}
+
+let workDir: string;
+let runs = 0;
+
+beforeAll(() => {
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shlambda-shims-'));
+  // Copies, so nothing the interpreters write (Python's __pycache__) lands in the source tree.
+  fs.cpSync(FIXTURES, path.join(workDir, 'task'), { recursive: true });
+  fs.cpSync(HANDLERS, path.join(workDir, 'examples'), { recursive: true });
+  for (const language of LANGUAGES) {
+    fs.writeFileSync(taskFile(language, `syntax_error.${language.ext}`), language.syntaxError);
+  }
+});
+
+afterAll(() => {
+  fs.rmSync(workDir, { recursive: true, force: true });
+});
+
+function taskFile(language: Language, file: string): string {
+  return path.join(workDir, 'task', language.name, file);
+}
+
+/**
+ * Runs `<program> <shim> <file> <method>` as the runtime does: cwd the task root, the invocation's
+ * variables in the environment, and the event as a regular file on stdin.
+ */
+function runShim(language: Language, file: string, method: string, event: string | Buffer): Promise<ShimRun> {
+  const requestId = `req-${language.name}-${++runs}`;
+  const eventFile = path.join(workDir, `event-${runs}`);
+  fs.writeFileSync(eventFile, event);
+  const stdinFd = fs.openSync(eventFile, 'r');
+  const { NODE_OPTIONS: _ignored, ...inherited } = process.env;
+  const env: NodeJS.ProcessEnv = {
+    ...inherited,
+    LAMBDA_TASK_ROOT: path.dirname(file),
+    LAMBDA_REQUEST_ID: requestId,
+    LAMBDA_DEADLINE_MS: String(Date.now() + DEADLINE_AHEAD_MS),
+    LAMBDA_INVOKED_FUNCTION_ARN: 'arn:aws:lambda:eu-west-1:123456789012:function:shims',
+    _X_AMZN_TRACE_ID: 'Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1',
+    AWS_LAMBDA_FUNCTION_NAME: 'shims',
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+    AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/shims',
+    AWS_LAMBDA_LOG_STREAM_NAME: '2024/01/01/[$LATEST]abcdef',
+  };
+  return new Promise((resolve, reject) => {
+    const child = spawn(language.program, [path.join(SHIMS, language.shim), file, method], {
+      cwd: path.dirname(file),
+      env,
+      stdio: [stdinFd, 'pipe', 'pipe'],
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      fs.closeSync(stdinFd);
+      reject(
+        error.code === 'ENOENT'
+          ? new Error(
+              `${language.program} is not installed: ${language.install} to run the ${language.name} shim tests`,
+            )
+          : error,
+      );
+    });
+    child.on('close', (status) => {
+      fs.closeSync(stdinFd);
+      resolve({
+        requestId,
+        status,
+        stdout: Buffer.concat(stdout),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      });
+    });
+  });
+}
+
+function exampleFile(language: Language): string {
+  return path.join(workDir, 'examples', language.name, `handler.${language.ext}`);
+}
+
+function functionsFile(language: Language): string {
+  return taskFile(language, `functions.${language.ext}`);
+}
+
+/** The response of a run that must have succeeded, decoded; says what went wrong otherwise. */
+function responseOf(run: ShimRun): unknown {
+  expect(run.status, `exit status; stderr:\n${run.stderr}`).toBe(0);
+  return JSON.parse(run.stdout.toString('utf8'));
+}
+
+function errorOf(run: ShimRun): ErrorPayload {
+  expect(run.status, `exit status; stderr:\n${run.stderr}`).toBe(1);
+  const payload = JSON.parse(run.stdout.toString('utf8')) as ErrorPayload;
+  expect(Object.keys(payload).sort()).toEqual(['errorMessage', 'errorType', 'stackTrace']);
+  expect(Array.isArray(payload.stackTrace)).toBe(true);
+  for (const line of payload.stackTrace) expect(typeof line).toBe('string');
+  return payload;
+}
+
+interface Report {
+  event: unknown;
+  requestId: string;
+  functionName: string;
+  invokedFunctionArn: string;
+  memoryLimitInMB: string;
+  remainingMs: number;
+}
+
+describe.each(LANGUAGES)('$name function shim', (language) => {
+  it('answers with the JSON of the return value, with no trailing newline', async () => {
+    const event = { name: 'Ada', nested: { list: [1, 2.5, true, null, 'x'] } };
+    const run = await runShim(language, functionsFile(language), 'report', JSON.stringify(event));
+    const report = responseOf(run) as Report;
+    expect(report.event).toEqual(event);
+    expect(run.stdout.at(-1)).not.toBe(0x0a);
+  });
+
+  it("sends the function's printed output to stderr, not into the response", async () => {
+    const run = await runShim(language, functionsFile(language), 'report', '{}');
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain(`log line from ${language.name}`);
+    expect(run.stdout.toString('utf8')).not.toContain('log line');
+  });
+
+  it('passes the invocation context', async () => {
+    const run = await runShim(language, functionsFile(language), 'report', '{}');
+    const report = responseOf(run) as Report;
+    expect(report.requestId).toBe(run.requestId);
+    expect(report.functionName).toBe('shims');
+    expect(report.invokedFunctionArn).toBe('arn:aws:lambda:eu-west-1:123456789012:function:shims');
+    expect(report.memoryLimitInMB).toBe('256');
+    expect(report.remainingMs).toBeGreaterThan(0);
+    expect(report.remainingMs).toBeLessThanOrEqual(DEADLINE_AHEAD_MS);
+  });
+
+  it('round-trips unicode in the event and the response as UTF-8', async () => {
+    const event = { name: 'Zoë 🚀 日本語', quote: 'say "hi" / \\ \u2028 tab\t' };
+    const run = await runShim(language, functionsFile(language), 'report', JSON.stringify(event));
+    expect(() => new TextDecoder('utf-8', { fatal: true }).decode(run.stdout)).not.toThrow();
+    expect((responseOf(run) as Report).event).toEqual(event);
+  });
+
+  it('passes an event that is not JSON as a string', async () => {
+    const run = await runShim(language, functionsFile(language), 'report', 'name=Ada&not json {');
+    expect((responseOf(run) as Report).event).toBe('name=Ada&not json {');
+  });
+
+  it('passes an empty event as null', async () => {
+    const run = await runShim(language, functionsFile(language), 'report', '');
+    expect((responseOf(run) as Report).event).toBeNull();
+  });
+
+  it('answers null when the function returns nothing', async () => {
+    const run = await runShim(language, functionsFile(language), 'nothing', '{}');
+    expect(run.status).toBe(0);
+    expect(run.stdout.toString('utf8')).toBe('null');
+  });
+
+  it("reports an exception with its class, message and the function's stack", async () => {
+    const run = await runShim(language, functionsFile(language), 'fail', '{}');
+    const error = errorOf(run);
+    expect(error.errorType).toBe(language.failType);
+    expect(error.errorMessage).toBe('boom');
+    expect(error.stackTrace.join('\n')).toContain(`functions.${language.ext}`);
+    expect(run.stderr).toContain(`${language.failType}: boom`);
+  });
+
+  it('reports a function the file does not define, naming it and what is there', async () => {
+    const run = await runShim(language, functionsFile(language), 'nope', '{}');
+    const error = errorOf(run);
+    expect(error.errorType).toBe('Runtime.HandlerFunctionNotFound');
+    expect(error.errorMessage).toContain("'nope'");
+    expect(error.errorMessage).toContain(`functions.${language.ext}`);
+    expect(error.errorMessage).toContain('report');
+    expect(run.stderr).toContain('Runtime.HandlerFunctionNotFound');
+  });
+
+  it('reports a syntax error with where it is', async () => {
+    const run = await runShim(language, taskFile(language, `syntax_error.${language.ext}`), 'handler', '{}');
+    const error = errorOf(run);
+    expect(error.errorType).toBe('Runtime.UserCodeSyntaxError');
+    expect([error.errorMessage, ...error.stackTrace].join('\n')).toContain(`syntax_error.${language.ext}`);
+  });
+
+  it('reports a file that fails while loading as an import error', async () => {
+    const run = await runShim(language, taskFile(language, `load_error.${language.ext}`), 'handler', '{}');
+    const error = errorOf(run);
+    expect(error.errorType).toBe('Runtime.ImportModuleError');
+    expect(error.errorMessage).toContain('cannot start');
+  });
+});
+
+// Node cannot move fd 1 aside, so a child process that inherits stdout writes into the response there.
+describe.each(LANGUAGES.filter((language) => language.name !== 'node'))('$name function shim', (language) => {
+  it("sends a child process's stdout to the log, not into the response", async () => {
+    const run = await runShim(language, functionsFile(language), 'shell', '{}');
+    expect(responseOf(run)).toBe('done');
+    expect(run.stderr).toContain('line from a child process');
+  });
+});
+
+describe('node function shim, callback style', () => {
+  const node = LANGUAGES.find((language) => language.name === 'node') as Language;
+  const callbackFile = () => taskFile(node, 'callback.cjs');
+
+  it('answers with the callback result once the event loop is empty, from a CommonJS export', async () => {
+    const run = await runShim(node, callbackFile(), 'later', '{}');
+    expect(responseOf(run)).toEqual({ answered: 'first' });
+    expect(run.stderr).toContain('timer after callback ran');
+  });
+
+  it('reports an error passed to the callback', async () => {
+    const error = errorOf(await runShim(node, callbackFile(), 'refuse', '{}'));
+    expect(error.errorType).toBe('Error');
+    expect(error.errorMessage).toBe('refused');
+  });
+});
+
+describe('perl function shim, plain die', () => {
+  it('reports a string exception as Error, with where it died', async () => {
+    const perl = LANGUAGES.find((language) => language.name === 'perl') as Language;
+    const error = errorOf(await runShim(perl, functionsFile(perl), 'fail_with_string', '{}'));
+    expect(error.errorType).toBe('Error');
+    expect(error.errorMessage).toBe('plain boom');
+    expect(error.stackTrace.join('\n')).toContain('functions.pl');
+  });
+});
+
+describe.each(LANGUAGES)('$name example handler', (language) => {
+  it('greets the name from the event with the request id, and logs a line', async () => {
+    const run = await runShim(language, exampleFile(language), 'handler', JSON.stringify({ name: 'Ada' }));
+    expect(responseOf(run)).toEqual({ message: 'Hello, Ada!', requestId: run.requestId });
+    expect(run.stderr).toContain('greeting Ada');
+  });
+
+  it('greets the world when the event has no name', async () => {
+    const run = await runShim(language, exampleFile(language), 'handler', '{}');
+    expect(responseOf(run)).toMatchObject({ message: 'Hello, world!' });
+  });
+});
