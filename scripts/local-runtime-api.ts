@@ -224,7 +224,7 @@ export class LocalRuntimeApi extends EventEmitter<LocalRuntimeApiEvents> {
       // the invocation timeout governs, not Node's 5-minute request timeout.
       requestTimeout: 0,
       // The runtime's keep-alive socket may sit idle between its answer and its next /next; closing it
-      // under the client after 5 s invites ECONNRESET races that Lambda never causes.
+      // after Node's default 5 s invites ECONNRESET races in the runtime's keep-alive Agent.
       keepAliveTimeout: 60_000,
     });
     await new Promise<void>((resolve, reject) => {
@@ -327,7 +327,7 @@ export class LocalRuntimeApi extends EventEmitter<LocalRuntimeApiEvents> {
     });
     recordOfResponse.set(res, record);
 
-    const pathname = new URL(req.url ?? '/', 'http://runtime-api').pathname;
+    const pathname = (req.url ?? '/').split('?')[0] ?? '/';
     const route = routeOf(pathname);
     if (!route) {
       sendJson(res, 404, { errorMessage: `No Runtime API route for ${pathname}`, errorType: 'NotFound' });

@@ -68,10 +68,9 @@ const json = (answer: Answer): unknown => JSON.parse(answer.body.toString('utf8'
 const requestIdOf = (answer: Answer): string => String(answer.headers['lambda-runtime-aws-request-id']);
 const next = (api: LocalRuntimeApi) => call(api, 'GET', NEXT);
 
-/** Resolves once a GET /next has reached the server (and is parked, when no event is queued). */
-async function nextArrived(api: LocalRuntimeApi, pending: Promise<Answer>): Promise<Promise<Answer>> {
+/** Resolves once a GET /next has reached the server and is parked there (no event was queued). */
+async function untilNextWaiting(api: LocalRuntimeApi): Promise<void> {
   await vi.waitFor(() => expect(api.nextWaiting()).toBe(true));
-  return pending;
 }
 
 let api: LocalRuntimeApi;
@@ -143,7 +142,8 @@ describe('GET /next', () => {
 
   it('blocks until an event is queued and emits "next" when it arrives', async () => {
     const arrival = once(api, 'next');
-    const pending = await nextArrived(api, next(api));
+    const pending = next(api);
+    await untilNextWaiting(api);
     const [arrived] = await arrival;
     expect(arrived).toEqual({ at: expect.any(Number), monotonicMs: expect.any(Number) });
 
@@ -159,7 +159,7 @@ describe('GET /next', () => {
   it('keeps the event queued when the runtime hangs up while waiting', async () => {
     const controller = new AbortController();
     const abandoned = call(api, 'GET', NEXT, { signal: controller.signal });
-    await nextArrived(api, abandoned);
+    await untilNextWaiting(api);
     controller.abort();
     await expect(abandoned).rejects.toThrow();
     await vi.waitFor(() => expect(api.nextWaiting()).toBe(false));
@@ -177,7 +177,8 @@ describe('GET /next', () => {
     const first = await next(api);
     expect(first.body.toString()).toBe('"first"');
     // A second /next while "first" is unanswered waits: the runtime gets one invocation at a time.
-    const secondPending = await nextArrived(api, next(api));
+    const secondPending = next(api);
+    await untilNextWaiting(api);
     await call(api, 'POST', responsePath(requestIdOf(first)), { body: '1' });
     const second = await secondPending;
     expect(second.body.toString()).toBe('"second"');
@@ -444,7 +445,8 @@ describe('POST /init/error', () => {
   });
 
   it('answers 403 to an init error after the first /next', async () => {
-    const waiting = await nextArrived(api, next(api));
+    const waiting = next(api);
+    await untilNextWaiting(api);
     const answer = await postInitError();
     expect(answer.status).toBe(403);
     expect(json(answer)).toMatchObject({ errorType: 'InvalidStateTransition' });
@@ -583,7 +585,8 @@ describe('recorded requests', () => {
   });
 
   it('shows a parked /next with status 0 until it is answered', async () => {
-    const pending = await nextArrived(api, next(api));
+    const pending = next(api);
+    await untilNextWaiting(api);
     expect(api.requests).toMatchObject([{ method: 'GET', path: NEXT, status: 0 }]);
     const outcome = api.invoke('{}');
     const event = await pending;
