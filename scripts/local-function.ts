@@ -67,6 +67,19 @@ export class LocalFunction {
   static async create(options: LocalFunctionOptions): Promise<LocalFunction> {
     const sandbox = chooseSandbox(options.sandbox ?? 'auto');
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'shlambda-local-'));
+    try {
+      return await LocalFunction.#layOut(options, root, sandbox);
+    } catch (error) {
+      fs.rmSync(root, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  static async #layOut(
+    options: LocalFunctionOptions,
+    root: string,
+    sandbox: Sandbox,
+  ): Promise<LocalFunction> {
     const optDir = path.join(root, 'opt');
     const taskDir = path.join(root, 'var', 'task');
     fs.mkdirSync(taskDir, { recursive: true });
@@ -220,7 +233,10 @@ export class LocalFunction {
       ...credentials(),
       ...o.env,
     };
-    const bootstrap = path.join(optDir, 'bootstrap');
+    // Lambda looks for /var/task/bootstrap before /opt/bootstrap: a function may bring its own runtime.
+    const bootstrap = isExecutableFile(path.join(this.taskDir, 'bootstrap'))
+      ? path.join(taskDir, 'bootstrap')
+      : path.join(optDir, 'bootstrap');
     if (inSandbox) {
       const optHost = path.join(this.root, 'opt');
       return { command: 'bwrap', args: [...bwrapArgs(optHost, this.taskDir), bootstrap], env };
@@ -237,4 +253,13 @@ function credentials(): Record<string, string> {
     if (value) out[name] = value;
   }
   return out;
+}
+
+function isExecutableFile(file: string): boolean {
+  try {
+    const stat = fs.statSync(file);
+    return stat.isFile() && (stat.mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
 }
