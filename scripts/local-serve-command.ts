@@ -1,0 +1,53 @@
+/** `shlambda local serve`: runs the local Lambda API, so the AWS CLI, the SDK and shlambda's commands work offline. */
+
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startLocalLambdaApi } from './local-lambda-api/server.ts';
+import type { SandboxChoice } from './sandbox.ts';
+
+const HELP = `Usage: shlambda local serve [--port 9000] [--data DIR] [--sandbox auto|bwrap|none]
+
+Serves Lambda's control-plane and Invoke API on 127.0.0.1, running functions for real with their
+layers. Layers and functions persist in the data directory (default .shlambda/local).
+Stop with Ctrl-C.`;
+
+export async function runLocalServeCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string', default: '9000' },
+      data: { type: 'string', default: path.join('.shlambda', 'local') },
+      sandbox: { type: 'string', default: 'auto' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--port must be a port number, got '${values.port}'`);
+  }
+  const sandbox = values.sandbox as SandboxChoice;
+  if (!['auto', 'bwrap', 'none'].includes(sandbox)) throw new Error('--sandbox must be auto, bwrap or none');
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  const server = await startLocalLambdaApi({ port, dataDir: path.resolve(values.data), sandbox, log });
+  console.log(`shlambda local serve: the Lambda API is at ${server.url} (data in ${values.data})`);
+  console.log('Point the AWS CLI, the SDK or shlambda at it:');
+  console.log(
+    `  export AWS_ENDPOINT_URL=${server.url} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      log(`shlambda local serve: ${signal}, stopping`);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await server.close();
+  return 0;
+}
