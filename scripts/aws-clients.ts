@@ -2,6 +2,7 @@
 
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
+import { ProgressHttpHandler } from './upload-progress.ts';
 
 /** The `parseArgs` options every AWS command accepts. */
 export const AWS_OPTIONS = {
@@ -63,6 +64,8 @@ function checkUrl(name: string, value: string | undefined): void {
 /** A Lambda client with its region resolved, and an S3 client made on demand. */
 export interface AwsContext {
   readonly lambda: LambdaClient;
+  /** The clients' HTTP handler: set its `listener` to follow an upload. */
+  readonly uploads: ProgressHttpHandler;
   readonly region: string;
   s3(): S3Client;
 }
@@ -76,8 +79,10 @@ export async function connectAws(settings: AwsSettings): Promise<AwsContext> {
     ...(settings.region ? { region: settings.region } : {}),
     ...(settings.profile ? { profile: settings.profile } : {}),
   };
+  const uploads = new ProgressHttpHandler();
   const lambda = new LambdaClient({
     ...common,
+    requestHandler: uploads,
     ...(settings.lambdaEndpoint ? { endpoint: settings.lambdaEndpoint } : {}),
   });
   let region: string;
@@ -95,11 +100,13 @@ export async function connectAws(settings: AwsSettings): Promise<AwsContext> {
   let s3: S3Client | undefined;
   return {
     lambda,
+    uploads,
     region,
     s3() {
       s3 ??= new S3Client({
         ...common,
         region,
+        requestHandler: uploads,
         ...(settings.s3Endpoint ? { endpoint: settings.s3Endpoint, forcePathStyle: true } : {}),
       });
       return s3;

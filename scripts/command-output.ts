@@ -1,5 +1,7 @@
 /** How the control-plane commands report: text or one JSON object on stdout, status and progress on stderr. */
 
+import type { UploadListener } from './upload-progress.ts';
+
 /** Where a command writes; `process` streams by default, so tests can pass their own. */
 export interface OutputStreams {
   stdout: NodeJS.WritableStream;
@@ -31,16 +33,23 @@ export class CommandOutput {
   }
 
   /**
-   * Reports an upload of `bytes` on a terminal only. The SDK sends a zip as one request body, so
-   * progress is the size being sent, then done.
+   * Reports an upload of `bytes` on a terminal only, as the bytes go out when `handler` (the clients'
+   * HTTP handler) is given.
    */
-  upload(label: string, bytes: number): { done(): void } {
+  upload(label: string, bytes: number, handler?: { listener: UploadListener | undefined }): { done(): void } {
     const stderr = this.#streams.stderr;
     if (!stderr.isTTY) return { done() {} };
-    stderr.write(`uploading ${label}: 0 / ${formatBytes(bytes)} (0%)`);
+    const show = (sent: number): void => {
+      const percent = bytes > 0 ? Math.floor((sent * 100) / bytes) : 100;
+      stderr.write(`\ruploading ${label}: ${formatBytes(sent)} / ${formatBytes(bytes)} (${percent}%)`);
+    };
+    show(0);
+    if (handler) handler.listener = show;
     return {
       done() {
-        stderr.write(`\ruploading ${label}: ${formatBytes(bytes)} / ${formatBytes(bytes)} (100%)\n`);
+        if (handler) handler.listener = undefined;
+        show(bytes);
+        stderr.write('\n');
       },
     };
   }

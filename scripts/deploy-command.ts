@@ -140,7 +140,7 @@ export async function runDeployCommand(argv: string[]): Promise<number> {
     }
 
     const zipFile = await codeZip(options.code);
-    const upload = out.upload(`${functionName} code`, zipFile.length);
+    const upload = out.upload(`${functionName} code`, zipFile.length, aws.uploads);
     let config: FunctionConfiguration;
     if (!existing) {
       out.status(`shlambda deploy: creating ${functionName} (${arch}) in ${aws.region}`);

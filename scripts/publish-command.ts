@@ -119,7 +119,7 @@ export async function runPublishCommand(argv: string[]): Promise<number> {
     const content = await explainingErrors(subject, () =>
       layerContent(aws, zip, layerName, values['s3-bucket'], out),
     );
-    const upload = out.upload(`${zip} as ${layerName}`, fs.statSync(zip).size);
+    const upload = out.upload(`${zip} as ${layerName}`, fs.statSync(zip).size, aws.uploads);
     const result = await explainingErrors(subject, () =>
       aws.lambda.send(
         new PublishLayerVersionCommand({
@@ -195,11 +195,11 @@ async function layerContent(
   }
   const sha = createHash('sha256').update(fs.readFileSync(zip)).digest('hex');
   const key = `shlambda/${layerName}/${sha}.zip`;
-  const upload = out.upload(`${zip} to s3://${bucket}/${key}`, size);
+  const upload = out.upload(`${zip} to s3://${bucket}/${key}`, size, aws.uploads);
   await aws
     .s3()
     .send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: fs.createReadStream(zip), ContentLength: size }),
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: fs.readFileSync(zip), ContentLength: size }),
     );
   upload.done();
   return { S3Bucket: bucket, S3Key: key };
