@@ -1,5 +1,6 @@
 /** The `shlambda` command line: parses arguments and dispatches to the command modules. */
 
+import { runBenchCommand } from './bench-command.ts';
 import { runBuildCommand } from './build-command.ts';
 import { runDeployCommand } from './deploy-command.ts';
 import { runDestroyCommand } from './destroy-command.ts';
@@ -13,6 +14,8 @@ import { runPublishCommand } from './publish-command.ts';
 const USAGE = `Usage: shlambda <command> [options]
 
 Commands:
+  bench   Benchmark the runtime against a tutorial-style bootstrap and a no-spawn floor (npm run bench)
+          [--rounds N] [--warm N] [--languages bash,python,php] [--out FILE]
   build   Build the layer zips: dist/layer-x86_64.zip, dist/layer-arm64.zip, dist/layer-slim.zip
           [--arch x86_64|arm64|all] [--out DIR]
   local   Run a function once on the local Runtime API, through the built layer's real bootstrap
@@ -41,6 +44,8 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
+      case 'bench':
+        return await runBenchCommand(rest);
       case 'build':
         return await runBuildCommand(rest);
       case 'local':

@@ -1,0 +1,135 @@
+/** `shlambda bench` (`npm run bench`): a benchmark, not a test; compares shlambda with a tutorial-style bootstrap and a no-spawn floor. */
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { type ContenderName, type HandlerLanguage, launchSpec, prepareFiles } from './bench/contenders.ts';
+import { type Summary, summarize } from './bench/statistics.ts';
+import { runTrial, type TrialSamples } from './bench/trial.ts';
+import { ensureLayerBuilt } from './build-command.ts';
+import { hostArchitecture, layerZipPath, PROJECT_ROOT } from './layer-paths.ts';
+import { unzipTo } from './unzip.ts';
+
+const HELP = `Usage: shlambda bench [--rounds N] [--warm N] [--languages bash,python,php] [--out FILE]
+
+Runs, interleaved round by round, the built layer's bootstrap, a tutorial-style bash + curl bootstrap
+and a no-spawn Node floor against the local Runtime API, for each handler language with a small and a
+1 MB event. Prints a table and writes JSON (default bench-results/bench.json).`;
+
+const CONTENDERS: ContenderName[] = ['shlambda', 'tutorial', 'floor'];
+const EVENTS = {
+  small: Buffer.from('{"hello":"world"}'),
+  '1MB': Buffer.from(JSON.stringify({ data: 'x'.repeat(1024 * 1024 - 11) })),
+} as const;
+type EventName = keyof typeof EVENTS;
+
+export async function runBenchCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rounds: { type: 'string', default: '5' },
+      warm: { type: 'string', default: '30' },
+      languages: { type: 'string', default: 'bash,python,php' },
+      out: { type: 'string', default: path.join(PROJECT_ROOT, 'bench-results', 'bench.json') },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const rounds = Number(values.rounds);
+  const warm = Number(values.warm);
+  const languages = values.languages.split(',') as HandlerLanguage[];
+
+  const zip = layerZipPath(hostArchitecture());
+  await ensureLayerBuilt(hostArchitecture(), zip, (line) => console.error(line));
+  const benchDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shlambda-bench-'));
+  const layerDir = path.join(benchDir, 'opt');
+  await unzipTo(zip, layerDir);
+  const taskRootFor = prepareFiles(benchDir);
+
+  const samples = new Map<string, TrialSamples[]>();
+  try {
+    for (let round = 0; round < rounds; round++) {
+      // Rotating the order keeps any drift of the machine from favouring one contender.
+      const order = CONTENDERS.map((_, i) => CONTENDERS[(i + round) % CONTENDERS.length] as ContenderName);
+      for (const language of languages) {
+        for (const eventName of Object.keys(EVENTS) as EventName[]) {
+          for (const contender of order) {
+            const launch = launchSpec(contender, language, {
+              layerDir,
+              benchDir,
+              taskRoot: taskRootFor(language),
+              runtimeApi: '',
+            });
+            const warmCount = eventName === 'small' ? warm : Math.max(5, Math.round(warm / 3));
+            const trial = await runTrial(launch, EVENTS[eventName], warmCount);
+            const key = `${contender}|${language}|${eventName}`;
+            samples.set(key, [...(samples.get(key) ?? []), trial]);
+          }
+        }
+      }
+      console.error(`bench: round ${round + 1}/${rounds} done`);
+    }
+  } finally {
+    fs.rmSync(benchDir, { recursive: true, force: true });
+  }
+
+  const rows = [...samples].map(([key, trials]) => {
+    const [contender, language, event] = key.split('|') as [ContenderName, HandlerLanguage, EventName];
+    return { contender, language, event, ...summarize(trials) };
+  });
+  const machine = {
+    date: new Date().toISOString(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+  };
+  printTable(rows);
+  printTargets(rows);
+  fs.mkdirSync(path.dirname(values.out), { recursive: true });
+  fs.writeFileSync(values.out, `${JSON.stringify({ machine, rounds, warm, rows }, null, 2)}\n`);
+  console.log(
+    `\n${machine.date} on ${machine.cpu} (${machine.cores} cores, ${machine.memoryGiB} GiB); JSON: ${values.out}`,
+  );
+  return 0;
+}
+
+type Row = { contender: ContenderName; language: HandlerLanguage; event: EventName } & Summary;
+
+function printTable(rows: Row[]): void {
+  const f = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 2 : 1) : '-');
+  console.log(
+    '| runtime | handler | event | latency p50 / p90 / p99 ms | billed p50 / p90 ms | invocations/s | cold start ms | init ms | RSS MiB |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(
+      `| ${r.contender} | ${r.language} | ${r.event} | ${f(r.latency.p50)} / ${f(r.latency.p90)} / ${f(r.latency.p99)} | ` +
+        `${f(r.billed.p50)} / ${f(r.billed.p90)} | ${f(r.perSecond)} | ${f(r.coldMs)} | ${f(r.initMs)} | ${f(r.rssMiB)} |`,
+    );
+  }
+}
+
+/** The issue's targets: shlambda as a ratio of the tutorial-style bootstrap in the same run. */
+function printTargets(rows: Row[]): void {
+  console.log(
+    '\n| handler | event | latency p50 ratio (<= 0.10) | billed p50 ratio (<= 0.15) | cold start ratio (<= 1.0) | shlambda RSS MiB (<= 60) |',
+  );
+  console.log('|---|---|---|---|---|---|');
+  for (const s of rows.filter((r) => r.contender === 'shlambda')) {
+    const t = rows.find(
+      (r) => r.contender === 'tutorial' && r.language === s.language && r.event === s.event,
+    );
+    if (!t) continue;
+    const ratio = (a: number, b: number) => (a / b).toFixed(2);
+    console.log(
+      `| ${s.language} | ${s.event} | ${ratio(s.latency.p50, t.latency.p50)} | ${ratio(s.billed.p50, t.billed.p50)} | ` +
+        `${ratio(s.coldMs, t.coldMs)} | ${s.rssMiB.toFixed(1)} |`,
+    );
+  }
+}

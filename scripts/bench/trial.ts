@@ -1,0 +1,120 @@
+/** One benchmark trial: start a runtime cold, time its first answer, then time warm invocations. */
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { LocalRuntimeApi, type NextArrival } from '../local-runtime-api.ts';
+import type { LaunchSpec } from './contenders.ts';
+
+export interface TrialSamples {
+  /** Spawn to the first GET /next (the runtime is ready). */
+  initMs: number;
+  /** Spawn to the first answer, with the event queued before the spawn. */
+  coldMs: number;
+  /** Invoke to answer, per warm invocation. */
+  latencyMs: number[];
+  /** Invoke to the runtime's next GET /next: what Lambda bills. */
+  billedMs: number[];
+  /** Warm invocations per second, one after another. */
+  perSecond: number;
+  /** Resident memory of the runtime's whole process tree while it waits for an event, KiB. */
+  rssKiB: number;
+}
+
+/** Runs one trial; throws when the runtime answers anything but a response equal to the event. */
+export async function runTrial(
+  launch: LaunchSpec,
+  event: Buffer,
+  warmInvocations: number,
+): Promise<TrialSamples> {
+  const api = await LocalRuntimeApi.start();
+  const nextArrivals: NextArrival[] = [];
+  api.on('next', (arrival) => nextArrivals.push(arrival));
+  const started = performance.now();
+  const child = spawn(launch.command, launch.args, {
+    cwd: launch.cwd,
+    env: { ...launch.env, AWS_LAMBDA_RUNTIME_API: api.address },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  try {
+    const cold = await api.invoke(event, { timeoutMs: 60_000 });
+    const coldMs = performance.now() - started;
+    check(cold, event, stderr);
+    const initMs = (nextArrivals[0]?.monotonicMs ?? Number.NaN) - started;
+
+    // Every invocation consumes one GET /next: arrival k delivers warm invocation k (0 is the cold one),
+    // and arrival k + 1 is the runtime asking for more, where Lambda stops billing invocation k.
+    const latencyMs: number[] = [];
+    const billedMs: number[] = [];
+    const warmStart = performance.now();
+    for (let k = 1; k <= warmInvocations; k++) {
+      await arrival(api, nextArrivals, k); // parked: nothing of the previous invocation is measured here
+      const t0 = performance.now();
+      const outcome = await api.invoke(event, { timeoutMs: 60_000 });
+      latencyMs.push(performance.now() - t0);
+      check(outcome, event, stderr);
+      billedMs.push((await arrival(api, nextArrivals, k + 1)) - t0);
+    }
+    const perSecond = warmInvocations / ((performance.now() - warmStart) / 1000);
+    return { initMs, coldMs, latencyMs, billedMs, perSecond, rssKiB: treeRssKiB(child.pid ?? 0) };
+  } finally {
+    if (child.pid) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await api.close();
+  }
+}
+
+/** Resolves with the time (performance.now() ms) of the index-th GET /next, counting from 0. */
+function arrival(api: LocalRuntimeApi, arrivals: NextArrival[], index: number): Promise<number> {
+  const seen = arrivals[index];
+  if (seen) return Promise.resolve(seen.monotonicMs);
+  return new Promise((resolve) => {
+    const listener = (): void => {
+      const arrived = arrivals[index];
+      if (!arrived) return;
+      api.off('next', listener);
+      resolve(arrived.monotonicMs);
+    };
+    api.on('next', listener);
+  });
+}
+
+function check(outcome: Awaited<ReturnType<LocalRuntimeApi['invoke']>>, event: Buffer, stderr: string): void {
+  if (outcome.kind !== 'response') {
+    throw new Error(
+      `expected a response, got ${outcome.kind}: ${'body' in outcome ? outcome.body : ''}\n${stderr}`,
+    );
+  }
+  // Handlers re-encode JSON; compare decoded values so whitespace differences do not count.
+  if (JSON.stringify(JSON.parse(outcome.body.toString())) !== JSON.stringify(JSON.parse(event.toString()))) {
+    throw new Error(`the response differs from the event\n${stderr}`);
+  }
+}
+
+function treeRssKiB(pid: number): number {
+  let total = 0;
+  const visit = (p: number): void => {
+    try {
+      total += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+      for (const child of fs
+        .readFileSync(`/proc/${p}/task/${p}/children`, 'utf8')
+        .split(' ')
+        .filter(Boolean)) {
+        visit(Number(child));
+      }
+    } catch {
+      // the process ended meanwhile
+    }
+  };
+  visit(pid);
+  return total;
+}

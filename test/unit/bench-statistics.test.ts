@@ -1,0 +1,37 @@
+/** The benchmark's arithmetic: percentiles and how trials are pooled, which decide the numbers in the README. */
+
+import { describe, expect, it } from 'vitest';
+import { quantile, summarize } from '../../scripts/bench/statistics.ts';
+
+describe('quantile', () => {
+  it.each([
+    [[5], 0.5, 5],
+    [[1, 2, 3, 4], 0.5, 2.5],
+    [[4, 1, 3, 2], 0, 1],
+    [[4, 1, 3, 2], 1, 4],
+    [[10, 20, 30, 40, 50, 60, 70, 80, 90, 100], 0.9, 91],
+  ])('of %j at %d is %d', (values, q, expected) => {
+    expect(quantile(values, q)).toBeCloseTo(expected);
+  });
+
+  it('is NaN for no values, so an empty column shows as missing rather than zero', () => {
+    expect(quantile([], 0.5)).toBeNaN();
+  });
+});
+
+describe('summarize', () => {
+  it('pools warm samples across trials and takes medians of the per-trial figures', () => {
+    const summary = summarize([
+      { initMs: 10, coldMs: 30, latencyMs: [1, 2], billedMs: [2, 3], perSecond: 100, rssKiB: 1024 * 50 },
+      { initMs: 20, coldMs: 50, latencyMs: [3, 4], billedMs: [4, 5], perSecond: 200, rssKiB: 1024 * 70 },
+      { initMs: 30, coldMs: 40, latencyMs: [5], billedMs: [6], perSecond: 300, rssKiB: 1024 * 60 },
+    ]);
+    expect(summary.latency.p50).toBe(3);
+    expect(summary.billed.p50).toBe(4);
+    expect(summary.coldMs).toBe(40);
+    expect(summary.initMs).toBe(20);
+    expect(summary.perSecond).toBe(200);
+    expect(summary.rssMiB).toBe(60);
+    expect(summary).toMatchObject({ trials: 3, invocations: 5 });
+  });
+});
