@@ -1,9 +1,12 @@
 /** Reads the runtime's configuration from the environment, once, into a frozen and typed object. */
 
 import { ConfigError } from './errors.ts';
+import { DEFAULT_BINARY_TYPES, parseBinaryTypes } from './web/binary-types.ts';
 
 export type LogFormat = 'Text' | 'JSON';
 export type LogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'FATAL';
+/** `SHLAMBDA_CGI`: `auto` runs `.php` scripts through php-cgi; `on` also any other whole script; `off` none. */
+export type CgiSwitch = 'auto' | 'on' | 'off';
 
 export interface RuntimeConfig {
   /** `host:port` of the Runtime API (`AWS_LAMBDA_RUNTIME_API`). */
@@ -27,6 +30,10 @@ export interface RuntimeConfig {
   readonly tmpDir: string;
   /** `PATH`, searched for interpreters (it includes /opt/bin of other layers on Lambda). */
   readonly path: string;
+  /** Which whole-script handlers serve HTTP events as CGI scripts (`SHLAMBDA_CGI`). */
+  readonly cgi: CgiSwitch;
+  /** Response media types returned base64-encoded by CGI handlers (`SHLAMBDA_BINARY_TYPES`). */
+  readonly binaryTypes: readonly string[];
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
@@ -59,7 +66,28 @@ export function loadConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     killGraceMs: integer(env, 'SHLAMBDA_KILL_GRACE_MS', 150, 0, 60_000),
     tmpDir: env.SHLAMBDA_TMPDIR || '/tmp',
     path: env.PATH || '/usr/local/bin:/usr/bin:/bin:/opt/bin',
+    cgi: cgiSwitch(env.SHLAMBDA_CGI),
+    binaryTypes: binaryTypes(env.SHLAMBDA_BINARY_TYPES),
   });
+}
+
+function cgiSwitch(raw: string | undefined): CgiSwitch {
+  const value = (raw ?? '').trim().toLowerCase();
+  if (value === '' || value === 'auto') return 'auto';
+  if (['1', 'true', 'on', 'yes'].includes(value)) return 'on';
+  if (['0', 'false', 'off', 'no'].includes(value)) return 'off';
+  throw new ConfigError(`SHLAMBDA_CGI must be 1 (on), 0 (off) or auto, got ${JSON.stringify(raw)}`);
+}
+
+function binaryTypes(raw: string | undefined): readonly string[] {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_BINARY_TYPES;
+  const { types, bad } = parseBinaryTypes(raw);
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `SHLAMBDA_BINARY_TYPES must be comma-separated media types such as image/png or image/*, got ${JSON.stringify(bad)}`,
+    );
+  }
+  return Object.freeze(types);
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {

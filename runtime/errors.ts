@@ -120,6 +120,20 @@ export class ResponseTooLargeError extends HandlerProcessError {
   }
 }
 
+/** A web (CGI) handler was invoked with an event that is not an HTTP request; the script is not run. */
+export class NotHttpEventError extends ShlambdaError {
+  readonly name = 'Runtime.NotAnHttpEvent';
+}
+
+/** A CGI script's output does not start with a valid header block (RFC 3875 section 6). */
+export class InvalidCgiResponseError extends ShlambdaError {
+  readonly name = 'Function.InvalidCgiResponse';
+  constructor(message: string, trace: string[] = []) {
+    super(message);
+    this.trace.push(...trace);
+  }
+}
+
 /** The handler process could not be started at all. */
 export class SpawnError extends ShlambdaError {
   readonly name = 'Runtime.SpawnFailed';

@@ -2,8 +2,20 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { HandlerNotFoundError, InvalidHandlerError } from './errors.ts';
-import { checkExecutable, LANGUAGES_BY_EXTENSION, type Language, requireProgram } from './interpreters.ts';
+import type { CgiSwitch } from './config.ts';
+import {
+  ConfigError,
+  HandlerNotFoundError,
+  InterpreterNotFoundError,
+  InvalidHandlerError,
+} from './errors.ts';
+import {
+  checkExecutable,
+  findProgram,
+  LANGUAGES_BY_EXTENSION,
+  type Language,
+  requireProgram,
+} from './interpreters.ts';
 
 /** How a handler runs; fixed at init, the same for every invocation. */
 export interface ResolvedHandler {
@@ -17,6 +29,8 @@ export interface ResolvedHandler {
   /** Program and arguments to spawn; the event comes on stdin. */
   readonly command: string;
   readonly args: readonly string[];
+  /** Set when the handler serves HTTP events as a CGI script: `php` through php-cgi, `script` any other. */
+  readonly cgi?: 'php' | 'script';
 }
 
 export interface ResolveOptions {
@@ -28,6 +42,8 @@ export interface ResolveOptions {
   forcedInterpreter: string | undefined;
   /** The Node binary that runs this runtime, used for .js/.mjs/.cjs handlers. */
   nodePath: string;
+  /** `SHLAMBDA_CGI`; `auto` when not given. */
+  cgi?: CgiSwitch;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -85,6 +101,12 @@ export function resolveHandler(options: ResolveOptions): ResolvedHandler {
 
   const scriptFile = realFileInside(root, name.whole, options.handler);
   if (scriptFile) return scriptMode(scriptFile, name.whole, options);
+  if (options.cgi === 'on') {
+    throw new ConfigError(
+      `SHLAMBDA_CGI=1 runs a whole script as CGI, but _HANDLER ${JSON.stringify(options.handler)} names no file ` +
+        'in the task root: set _HANDLER to the script itself (e.g. index.cgi), or unset SHLAMBDA_CGI',
+    );
+  }
 
   if (name.method === undefined || name.file === undefined) {
     throw new HandlerNotFoundError(
@@ -126,15 +148,36 @@ export function resolveHandler(options: ResolveOptions): ResolvedHandler {
 
 function scriptMode(file: string, displayName: string, options: ResolveOptions): ResolvedHandler {
   const language = LANGUAGES_BY_EXTENSION.get(path.extname(file));
+  const cgiSwitch = options.cgi ?? 'auto';
+  if (language?.name === 'php' && cgiSwitch !== 'off') {
+    // A PHP page is a web page: php-cgi gives it $_GET, $_POST, $_COOKIE, header() and the status.
+    // php-cgi ignores its arguments in CGI mode (it reads SCRIPT_FILENAME); the file is there for ps.
+    const program = options.forcedInterpreter
+      ? languageProgram(language, options)
+      : phpCgi(displayName, options);
+    return { mode: 'script', file, method: undefined, language, command: program, args: [file], cgi: 'php' };
+  }
+  const cgi = cgiSwitch === 'on' ? ('script' as const) : undefined;
   if (language) {
     const program = languageProgram(language, options);
-    return { mode: 'script', file, method: undefined, language, command: program, args: [file] };
+    return { mode: 'script', file, method: undefined, language, command: program, args: [file], cgi };
   }
   if (options.forcedInterpreter) {
-    return withProgram('script', file, undefined, options, []);
+    return { ...withProgram('script', file, undefined, options, []), cgi };
   }
   checkExecutable(file, displayName, options.searchPath);
-  return { mode: 'script', file, method: undefined, language: undefined, command: file, args: [] };
+  return { mode: 'script', file, method: undefined, language: undefined, command: file, args: [], cgi };
+}
+
+function phpCgi(displayName: string, options: ResolveOptions): string {
+  const found = findProgram('php-cgi', options.searchPath);
+  if (found) return found;
+  throw new InterpreterNotFoundError(
+    `${displayName} is a PHP page, run by 'php-cgi', which is not on PATH (${options.searchPath}). ` +
+      'Add a layer that provides php-cgi in /opt/bin (a PHP build with the CGI SAPI); locally, install it ' +
+      '(Debian: apt-get install php-cgi). Or set SHLAMBDA_INTERPRETER to its path, or SHLAMBDA_CGI=0 to ' +
+      'run the file with the php command line instead (the event on stdin, no web request)',
+  );
 }
 
 /** A file without a known extension: run it directly, or through SHLAMBDA_INTERPRETER when set. */

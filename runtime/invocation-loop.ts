@@ -65,6 +65,16 @@ export async function serveInvocation(
 
 async function runSafely(context: LoopContext, slot: number, invocation: Invocation): Promise<RunResult> {
   const { config, handler, logger } = context;
+  if (handler.cgi) {
+    try {
+      // Loaded on first use: a function that is not a web handler never evaluates the CGI code.
+      const { runCgiInvocation } = await import('./web/cgi-invocation.ts');
+      return await runCgiInvocation(context, slot, invocation);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return { ok: false, error: new InternalError(`shlambda failed to run the CGI handler: ${message}`) };
+    }
+  }
   let stdinFd: number | undefined;
   try {
     stdinFd = openEventFile(config.tmpDir, slot, invocation.event);

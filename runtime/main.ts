@@ -36,6 +36,7 @@ async function main(): Promise<void> {
       searchPath: config.path,
       forcedInterpreter: config.interpreter,
       nodePath: process.execPath,
+      cgi: config.cgi,
     });
     await checkFunctionDefined(handler, {
       taskRoot: config.taskRoot,
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
   }
   logger.log(
     'DEBUG',
-    `handler ${config.handler}: ${handler.mode} mode, ${handler.command} ${handler.args.join(' ')}`,
+    `handler ${config.handler}: ${handler.mode} mode${handler.cgi ? ' (CGI)' : ''}, ${handler.command} ${handler.args.join(' ')}`,
   );
 
   // A bug in a stream or timer callback must not take down a warm environment: log it and carry on.

@@ -45,7 +45,8 @@ export interface RunOptions {
 
 export type RunResult =
   | { ok: true; chunks: Buffer[]; bytes: number; durationMs: number }
-  | { ok: false; error: Error };
+  /** `stdout` is kept when the handler exited non-zero: a CGI script may have written a whole response first. */
+  | { ok: false; error: Error; stdout?: Buffer[] };
 
 /** A failure the handler reported itself: a non-zero exit with `{"errorType": ...}` on stdout. */
 export class HandlerReportedError extends ShlambdaError {
@@ -170,8 +171,10 @@ function outcome(
   if (stopSignal) return { ok: false, error: new HandlerTimeoutError(failure, stopSignal) };
   if (bytes > limit) return { ok: false, error: new ResponseTooLargeError(bytes, limit, failure) };
   if (exit.signal) return { ok: false, error: new HandlerSignalError(failure) };
-  if (exit.code !== 0)
-    return { ok: false, error: reportedError(chunks, bytes, stderrTail) ?? new HandlerExitError(failure) };
+  if (exit.code !== 0) {
+    const error = reportedError(chunks, bytes, stderrTail) ?? new HandlerExitError(failure);
+    return { ok: false, error, stdout: chunks };
+  }
   return { ok: true, chunks, bytes, durationMs: exit.durationMs };
 }
 

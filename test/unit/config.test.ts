@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../runtime/config.ts';
 import { ConfigError } from '../../runtime/errors.ts';
+import { DEFAULT_BINARY_TYPES } from '../../runtime/web/binary-types.ts';
 
 /** The variables Lambda always sets for a custom runtime. */
 const BASE: NodeJS.ProcessEnv = {
@@ -96,6 +97,8 @@ describe('loadConfig: defaults', () => {
       killGraceMs: 150,
       tmpDir: '/tmp',
       path: '/usr/local/bin:/usr/bin:/bin:/opt/bin',
+      cgi: 'auto',
+      binaryTypes: DEFAULT_BINARY_TYPES,
     });
   });
 
@@ -192,5 +195,35 @@ describe('loadConfig: result', () => {
     const before = { ...env };
     loadConfig(env);
     expect(env).toEqual(before);
+  });
+});
+
+describe('loadConfig: web handlers', () => {
+  it.each([
+    [undefined, 'auto'],
+    ['', 'auto'],
+    ['auto', 'auto'],
+    ['1', 'on'],
+    ['true', 'on'],
+    ['0', 'off'],
+    ['off', 'off'],
+  ])('SHLAMBDA_CGI = %j gives %s', (value, expected) => {
+    expect(loadConfig({ ...BASE, SHLAMBDA_CGI: value }).cgi).toBe(expected);
+  });
+
+  it('refuses a SHLAMBDA_CGI it does not know, naming it', () => {
+    expect(configError({ ...BASE, SHLAMBDA_CGI: 'maybe' }).message).toContain('SHLAMBDA_CGI');
+  });
+
+  it('replaces the binary types with SHLAMBDA_BINARY_TYPES', () => {
+    expect(
+      loadConfig({ ...BASE, SHLAMBDA_BINARY_TYPES: 'image/png, application/x-thing' }).binaryTypes,
+    ).toEqual(['image/png', 'application/x-thing']);
+  });
+
+  it('refuses an entry of SHLAMBDA_BINARY_TYPES that is not a media type, naming it', () => {
+    const error = configError({ ...BASE, SHLAMBDA_BINARY_TYPES: 'image/png,pdf' });
+    expect(error.message).toContain('SHLAMBDA_BINARY_TYPES');
+    expect(error.message).toContain('"pdf"');
   });
 });

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  ConfigError,
   HandlerNotExecutableError,
   HandlerNotFoundError,
   InterpreterNotFoundError,
@@ -228,13 +229,13 @@ describe('resolveHandler: symlinks', () => {
 
 describe('resolveHandler: script mode (_HANDLER names a file)', () => {
   it.each([
-    ['index.php', 'php', 'php'],
+    ['index.php', 'php-cgi', 'php'],
     ['app.py', 'python3', 'python'],
     ['run.sh', 'bash', 'bash'],
     ['run.bash', 'bash', 'bash'],
     ['main.rb', 'ruby', 'ruby'],
     ['main.pl', 'perl', 'perl'],
-    ['src/index.php', 'php', 'php'],
+    ['src/index.php', 'php-cgi', 'php'],
   ])('runs %s whole with %s', (handler, program, language) => {
     const root = taskRoot({ [handler]: '' });
     const resolved = resolve(handler, root);
@@ -382,7 +383,7 @@ describe('resolveHandler: interpreters', () => {
     ['function.handler', 'function.py', 'python3'],
     ['function.handler', 'function.sh', 'bash'],
     ['function.handler', 'function.rb', 'ruby'],
-    ['index.php', 'index.php', 'php'],
+    ['index.php', 'index.php', 'php-cgi'],
     ['app.pl', 'app.pl', 'perl'],
   ])(
     '%s with %s and no %s on PATH fails with InterpreterNotFoundError naming it and PATH',
@@ -453,5 +454,62 @@ describe('resolveHandler: interpreters', () => {
       expect(error.message).toContain('php-none-such');
       expect(error.message).toContain('SHLAMBDA_INTERPRETER');
     });
+  });
+});
+
+describe('resolveHandler: web handlers (CGI)', () => {
+  it('runs a PHP page through php-cgi as a CGI script', () => {
+    const root = taskRoot({ 'index.php': '<?php echo 1;' });
+    expect(resolve('index.php', root)).toMatchObject({
+      mode: 'script',
+      command: onPath('php-cgi'),
+      cgi: 'php',
+    });
+  });
+
+  it('keeps the php command line for PHP function handlers', () => {
+    const root = taskRoot({ 'function.php': '<?php function handler() {}' });
+    const resolved = resolve('function.handler', root);
+    expect(resolved.command).toBe(onPath('php'));
+    expect(resolved.cgi).toBeUndefined();
+  });
+
+  it('runs a PHP page with the php command line, not as CGI, with SHLAMBDA_CGI=0', () => {
+    const root = taskRoot({ 'index.php': '' });
+    const resolved = resolve('index.php', root, { cgi: 'off' });
+    expect(resolved.command).toBe(onPath('php'));
+    expect(resolved.cgi).toBeUndefined();
+  });
+
+  it('names php-cgi and how to get it when it is not on PATH', () => {
+    const bin = writeFiles(tempDir(), { php: { content: '#!/bin/sh\n', mode: EXECUTABLE } });
+    const error = thrown(InterpreterNotFoundError, () =>
+      resolve('index.php', taskRoot({ 'index.php': '' }), { searchPath: bin }),
+    );
+    expect(error.message).toContain("'php-cgi'");
+    expect(error.message).toContain('apt-get install php-cgi');
+    expect(error.message).toContain('/opt/bin');
+  });
+
+  it.each([
+    ['page.sh', '', 0o644, onPath('bash')],
+    ['app.py', '', 0o644, onPath('python3')],
+    ['hello.cgi', '#!/bin/sh\necho\n', EXECUTABLE, 'self'],
+  ])('runs %s as a CGI script with SHLAMBDA_CGI=1', (handler, content, mode, command) => {
+    const root = taskRoot({ [handler]: { content, mode } });
+    const resolved = resolve(handler, root, { cgi: 'on' });
+    expect(resolved).toMatchObject({ mode: 'script', cgi: 'script' });
+    expect(resolved.command).toBe(command === 'self' ? path.join(root, handler) : command);
+  });
+
+  it('leaves other scripts alone without SHLAMBDA_CGI', () => {
+    expect(resolve('page.sh', taskRoot({ 'page.sh': '' })).cgi).toBeUndefined();
+  });
+
+  it('refuses SHLAMBDA_CGI=1 with a function handler, at init', () => {
+    const root = taskRoot({ 'function.sh': BASH_FUNCTIONS });
+    const error = thrown(ConfigError, () => resolve('function.handler', root, { cgi: 'on' }));
+    expect(error.name).toBe('Runtime.InvalidConfig');
+    expect(error.message).toContain('SHLAMBDA_CGI');
   });
 });
