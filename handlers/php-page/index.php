@@ -1,0 +1,1 @@
+Hello World! You've reached <?php print($_SERVER['REQUEST_URI']); ?>
