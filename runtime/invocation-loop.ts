@@ -1,13 +1,12 @@
 /** The invocation loop: wait for an event, run the handler, post its answer, forever. */
 
-import fs from 'node:fs';
 import type { RuntimeConfig } from './config.ts';
 import { InternalError, toErrorPayload } from './errors.ts';
-import { openEventFile } from './event-file.ts';
 import type { ResolvedHandler } from './handler-resolver.ts';
+import { runHandlerOnce } from './handler-run.ts';
 import { invocationEnv } from './invocation-env.ts';
 import type { Logger } from './logger.ts';
-import { type RunResult, runHandlerProcess } from './process-supervisor.ts';
+import type { RunResult } from './process-supervisor.ts';
 import type { Invocation, RuntimeApiClient } from './runtime-api-client.ts';
 
 export interface LoopContext {
@@ -64,38 +63,15 @@ export async function serveInvocation(
 }
 
 async function runSafely(context: LoopContext, slot: number, invocation: Invocation): Promise<RunResult> {
-  const { config, handler, logger } = context;
-  if (handler.cgi) {
-    try {
+  try {
+    if (context.handler.cgi) {
       // Loaded on first use: a function that is not a web handler never evaluates the CGI code.
       const { runCgiInvocation } = await import('./web/cgi-invocation.ts');
       return await runCgiInvocation(context, slot, invocation);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      return { ok: false, error: new InternalError(`shlambda failed to run the CGI handler: ${message}`) };
     }
-  }
-  let stdinFd: number | undefined;
-  try {
-    stdinFd = openEventFile(config.tmpDir, slot, invocation.event);
-    const fd = stdinFd;
-    const running = runHandlerProcess({
-      command: handler.command,
-      args: handler.args,
-      cwd: config.taskRoot,
-      env: invocationEnv(context.baseEnv, invocation),
-      stdinFd: fd,
-      deadlineMs: invocation.deadlineMs,
-      timeoutMarginMs: config.timeoutMarginMs,
-      killGraceMs: config.killGraceMs,
-      onStderrLines: (lines) => logger.handlerLines(invocation.requestId, lines),
-    });
-    // The child holds its own copy of the descriptor once spawned.
-    fs.closeSync(fd);
-    stdinFd = undefined;
-    return await running;
+    const env = invocationEnv(context.baseEnv, invocation);
+    return await runHandlerOnce(context, slot, invocation, invocation.event, env);
   } catch (error) {
-    if (stdinFd !== undefined) fs.closeSync(stdinFd);
     const message = error instanceof Error ? error.message : String(error);
     return { ok: false, error: new InternalError(`shlambda failed to run the handler: ${message}`) };
   }

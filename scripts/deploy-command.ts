@@ -22,6 +22,7 @@ import {
   loadAwsSettings,
 } from './aws-clients.ts';
 import { CommandOutput } from './command-output.ts';
+import { parseEnvPairs } from './env-pairs.ts';
 import { LAMBDA_CODE_LIMITS, packageFunction } from './function-zip.ts';
 import { checkFunctionLayers } from './layer-arn.ts';
 import { type Architecture, parseArchitecture } from './layer-paths.ts';
@@ -252,17 +253,6 @@ async function codeZip(code: string): Promise<Buffer> {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** K=V pairs into an object; exported for tests. */
-export function parseEnvPairs(pairs: readonly string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new Error(`--env ${pair}: expected NAME=value`);
-    env[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return env;
 }
 
 function integer(flag: string, value: string, min: number, max: number): number {

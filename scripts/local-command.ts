@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ensureLayerBuilt } from './build-command.ts';
+import { parseEnvPairs } from './env-pairs.ts';
 import { hostArchitecture, layerZipPath, parseArchitecture } from './layer-paths.ts';
 import { LocalFunction } from './local-function.ts';
 import type { SandboxChoice } from './sandbox.ts';
@@ -65,7 +66,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     handler: values.handler,
     timeoutSeconds,
     memoryMb,
-    env: parseEnv(values.env),
+    env: parseEnvPairs(values.env),
     sandbox,
     onLog: (line) => log(`  | ${line}`),
   });
@@ -121,16 +122,6 @@ function readEvent(value: string): Buffer {
   } catch {
     throw new Error(`--event ${value}: cannot read ${file}`);
   }
-}
-
-function parseEnv(pairs: string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new Error(`--env ${pair}: expected NAME=value`);
-    env[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  return env;
 }
 
 function positiveNumber(flag: string, value: string): number {

@@ -1,11 +1,10 @@
 /** Serves one HTTP event with a CGI handler: event to CGI environment and stdin, CGI output to proxy response. */
 
-import fs from 'node:fs';
 import { HandlerExitError, type InvalidCgiResponseError, ResponseTooLargeError } from '../errors.ts';
-import { openEventFile } from '../event-file.ts';
+import { runHandlerOnce } from '../handler-run.ts';
 import { invocationEnv } from '../invocation-env.ts';
 import type { LoopContext } from '../invocation-loop.ts';
-import { RESPONSE_LIMIT_BYTES, type RunResult, runHandlerProcess } from '../process-supervisor.ts';
+import { RESPONSE_LIMIT_BYTES, type RunResult } from '../process-supervisor.ts';
 import type { Invocation } from '../runtime-api-client.ts';
 import { RUNTIME_VERSION } from '../version.ts';
 import { CGI_VARIABLES, cgiVariables } from './cgi-environment.ts';
@@ -49,27 +48,7 @@ export async function runCgiInvocation(
     }),
   );
 
-  let stdinFd: number | undefined = openEventFile(config.tmpDir, slot, request.body);
-  let result: RunResult;
-  try {
-    const running = runHandlerProcess({
-      command: handler.command,
-      args: handler.args,
-      cwd: config.taskRoot,
-      env,
-      stdinFd,
-      deadlineMs: invocation.deadlineMs,
-      timeoutMarginMs: config.timeoutMarginMs,
-      killGraceMs: config.killGraceMs,
-      onStderrLines: (lines) => logger.handlerLines(invocation.requestId, lines),
-    });
-    // The child holds its own copy of the descriptor once spawned.
-    fs.closeSync(stdinFd);
-    stdinFd = undefined;
-    result = await running;
-  } finally {
-    if (stdinFd !== undefined) fs.closeSync(stdinFd);
-  }
+  const result: RunResult = await runHandlerOnce(context, slot, invocation, request.body, env);
 
   let cgi: CgiResponse;
   let durationMs: number;
