@@ -2,13 +2,16 @@
 
 import { once } from 'node:events';
 import { type IncomingHttpHeaders, request } from 'node:http';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { connect } from 'node:net';
+import { describe, expect, test, vi } from 'vitest';
 import {
   DEFAULT_FUNCTION_ARN,
   type InvocationOutcome,
+  type InvokeOptions,
   LocalRuntimeApi,
   MAX_BUFFERED_RESPONSE_BYTES,
   MAX_SYNC_EVENT_BYTES,
+  type NextArrival,
 } from '../../scripts/local-runtime-api.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -68,26 +71,65 @@ const json = (answer: Answer): unknown => JSON.parse(answer.body.toString('utf8'
 const requestIdOf = (answer: Answer): string => String(answer.headers['lambda-runtime-aws-request-id']);
 const next = (api: LocalRuntimeApi) => call(api, 'GET', NEXT);
 
-/** Resolves once a GET /next has reached the server and is parked there (no event was queued). */
-async function untilNextWaiting(api: LocalRuntimeApi): Promise<void> {
-  await vi.waitFor(() => expect(api.nextWaiting()).toBe(true));
+/**
+ * Function timeout of the invocations the tests answer: Lambda's longest (15 min), far past the test
+ * timeout, so that no invocation expires while a slow (loaded) test is still about to answer it. An
+ * expired invocation would fail the answer with 403 and leave every later /next unanswered.
+ */
+const ANSWER_WITHIN_MS = 900_000;
+
+/** Queues an invocation that cannot time out while the test runs (unless the test sets `timeoutMs`). */
+const invoke = (
+  api: LocalRuntimeApi,
+  event: Buffer | string,
+  options: InvokeOptions = {},
+): Promise<InvocationOutcome> => api.invoke(event, { timeoutMs: ANSWER_WITHIN_MS, ...options });
+
+/**
+ * Sends a GET /next that has no event to take and resolves once the server holds it. It waits for the
+ * API's 'next' event, which is listened for before the request is sent and emitted once the request is
+ * parked, so it cannot be missed however slowly the request travels. `answer` settles when the /next is.
+ */
+async function parkNext(
+  api: LocalRuntimeApi,
+  options: CallOptions = {},
+): Promise<{ answer: Promise<Answer>; arrival: NextArrival }> {
+  const arrived = once(api, 'next') as Promise<[NextArrival]>;
+  const answer = call(api, 'GET', NEXT, options);
+  const [arrival] = await Promise.race([
+    arrived,
+    answer.then((early): never => {
+      throw new Error(`GET /next was answered ${early.status} instead of waiting`);
+    }),
+  ]);
+  expect(api.nextWaiting()).toBe(true);
+  return { answer, arrival };
 }
 
-let api: LocalRuntimeApi;
+/**
+ * Resolves once the server has seen that no /next is parked any more. Only the server's processing of a
+ * closed connection tells it that a parked /next has gone, and nothing announces that, so this polls,
+ * with a timeout far beyond any delay in handling a closed connection.
+ */
+async function untilNoNextWaiting(api: LocalRuntimeApi): Promise<void> {
+  await vi.waitFor(() => expect(api.nextWaiting()).toBe(false), { timeout: 30_000 });
+}
 
-beforeEach(async () => {
-  api = await LocalRuntimeApi.start();
-});
-
-afterEach(async () => {
-  await api.close();
+/** Each test gets its own API, so nothing a test leaves running (even after it timed out) reaches another's. */
+const it = test.extend<{ api: LocalRuntimeApi }>({
+  // biome-ignore lint/correctness/noEmptyPattern: Vitest reads a fixture's dependencies from this pattern.
+  api: async ({}, use) => {
+    const api = await LocalRuntimeApi.start();
+    await use(api);
+    await api.close();
+  },
 });
 
 describe('GET /next', () => {
-  it('serves the event with the required headers and no optional ones', async () => {
+  it('serves the event with the required headers and no optional ones', async ({ api }) => {
     expect(api.address).toMatch(/^127\.0\.0\.1:\d+$/);
     const before = Date.now();
-    const outcome = api.invoke('{"hello":"world"}', { timeoutMs: 5000 });
+    const outcome = invoke(api, '{"hello":"world"}');
     const event = await next(api);
     const after = Date.now();
 
@@ -100,8 +142,8 @@ describe('GET /next', () => {
       /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$/,
     );
     const deadline = Number(event.headers['lambda-runtime-deadline-ms']);
-    expect(deadline).toBeGreaterThanOrEqual(before + 5000);
-    expect(deadline).toBeLessThanOrEqual(after + 5000);
+    expect(deadline).toBeGreaterThanOrEqual(before + ANSWER_WITHIN_MS);
+    expect(deadline).toBeLessThanOrEqual(after + ANSWER_WITHIN_MS);
     for (const optional of [
       'lambda-runtime-client-context',
       'lambda-runtime-cognito-identity',
@@ -114,8 +156,8 @@ describe('GET /next', () => {
     expect((await outcome).kind).toBe('response');
   });
 
-  it('passes the caller-given ARN, trace id and optional headers', async () => {
-    const outcome = api.invoke('{}', {
+  it('passes the caller-given ARN, trace id and optional headers', async ({ api }) => {
+    const outcome = invoke(api, '{}', {
       functionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:greeter:live',
       traceId: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
       clientContext: '{"custom":{"a":1}}',
@@ -140,14 +182,11 @@ describe('GET /next', () => {
     await outcome;
   });
 
-  it('blocks until an event is queued and emits "next" when it arrives', async () => {
-    const arrival = once(api, 'next');
-    const pending = next(api);
-    await untilNextWaiting(api);
-    const [arrived] = await arrival;
-    expect(arrived).toEqual({ at: expect.any(Number), monotonicMs: expect.any(Number) });
+  it('blocks until an event is queued and emits "next" when it arrives', async ({ api }) => {
+    const { answer: pending, arrival } = await parkNext(api);
+    expect(arrival).toEqual({ at: expect.any(Number), monotonicMs: expect.any(Number) });
 
-    const outcome = api.invoke('"late event"');
+    const outcome = invoke(api, '"late event"');
     const event = await pending;
     expect(event.body.toString()).toBe('"late event"');
     expect(api.nextWaiting()).toBe(false);
@@ -156,29 +195,51 @@ describe('GET /next', () => {
     expect(await outcome).toMatchObject({ kind: 'response', body: Buffer.from('done') });
   });
 
-  it('keeps the event queued when the runtime hangs up while waiting', async () => {
+  it('keeps the event queued when the runtime hangs up while waiting', async ({ api }) => {
     const controller = new AbortController();
-    const abandoned = call(api, 'GET', NEXT, { signal: controller.signal });
-    await untilNextWaiting(api);
+    const { answer: abandoned } = await parkNext(api, { signal: controller.signal });
     controller.abort();
     await expect(abandoned).rejects.toThrow();
-    await vi.waitFor(() => expect(api.nextWaiting()).toBe(false));
+    await untilNoNextWaiting(api);
 
-    const outcome = api.invoke('"kept"');
+    const outcome = invoke(api, '"kept"');
     const event = await next(api);
     expect(event.body.toString()).toBe('"kept"');
     await call(api, 'POST', responsePath(requestIdOf(event)), { body: 'ok' });
     expect((await outcome).kind).toBe('response');
   });
 
-  it('serves queued invocations one at a time, oldest first', async () => {
-    const outcomes = [api.invoke('"first"'), api.invoke('"second"'), api.invoke('"third"')];
+  it('keeps the event queued when a runtime that pipelined two /next hangs up', async ({ api }) => {
+    // The second /next waits on the connection behind the first, unanswered one: it has no socket yet.
+    let arrived = 0;
+    const bothParked = new Promise<void>((resolve) =>
+      api.on('next', () => {
+        arrived += 1;
+        if (arrived === 2) resolve();
+      }),
+    );
+    const [host, port] = api.address.split(':');
+    const runtime = connect(Number(port), host);
+    runtime.on('error', () => undefined);
+    runtime.write(`GET ${NEXT} HTTP/1.1\r\nHost: ${api.address}\r\n\r\n`.repeat(2));
+    await bothParked;
+    runtime.destroy();
+    await untilNoNextWaiting(api);
+
+    const outcome = invoke(api, '"kept"');
+    const event = await next(api);
+    expect(event.body.toString()).toBe('"kept"');
+    await call(api, 'POST', responsePath(requestIdOf(event)), { body: 'ok' });
+    expect((await outcome).kind).toBe('response');
+  });
+
+  it('serves queued invocations one at a time, oldest first', async ({ api }) => {
+    const outcomes = [invoke(api, '"first"'), invoke(api, '"second"'), invoke(api, '"third"')];
 
     const first = await next(api);
     expect(first.body.toString()).toBe('"first"');
     // A second /next while "first" is unanswered waits: the runtime gets one invocation at a time.
-    const secondPending = next(api);
-    await untilNextWaiting(api);
+    const { answer: secondPending } = await parkNext(api);
     await call(api, 'POST', responsePath(requestIdOf(first)), { body: '1' });
     const second = await secondPending;
     expect(second.body.toString()).toBe('"second"');
@@ -196,7 +257,7 @@ describe('GET /next', () => {
     ]);
   });
 
-  it('answers 405 to a wrong method and 404 to an unknown path, with JSON errors', async () => {
+  it('answers 405 to a wrong method and 404 to an unknown path, with JSON errors', async ({ api }) => {
     const wrongMethod = await call(api, 'POST', NEXT, { body: '{}' });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.allow).toBe('GET');
@@ -215,8 +276,8 @@ describe('GET /next', () => {
 });
 
 describe('POST /response', () => {
-  it('accepts the answer once, then refuses another with 403; an unknown id gets 400', async () => {
-    const outcome = api.invoke('{}');
+  it('accepts the answer once, then refuses another with 403; an unknown id gets 400', async ({ api }) => {
+    const outcome = invoke(api, '{}');
     const event = await next(api);
     const id = requestIdOf(event);
 
@@ -251,9 +312,9 @@ describe('POST /response', () => {
     expect(json(unknown)).toMatchObject({ errorType: 'InvalidRequestID', errorMessage: expect.any(String) });
   });
 
-  it('answers 400 for an id that is queued but was never handed to the runtime', async () => {
-    const outcome = api.invoke('"in flight"');
-    const queued = api.invoke('"queued"');
+  it('answers 400 for an id that is queued but was never handed to the runtime', async ({ api }) => {
+    const outcome = invoke(api, '"in flight"');
+    const queued = invoke(api, '"queued"');
     const event = await next(api);
     // The queued invocation's id is not known to the runtime; any other id is simply invalid.
     const wrong = await call(api, 'POST', responsePath('not-the-id'), { body: 'x' });
@@ -265,8 +326,8 @@ describe('POST /response', () => {
     expect((await queued).kind).toBe('response');
   });
 
-  it('accepts a body of exactly the buffered limit', async () => {
-    const outcome = api.invoke('{}');
+  it('accepts a body of exactly the buffered limit', async ({ api }) => {
+    const outcome = invoke(api, '{}');
     const event = await next(api);
     const body = Buffer.alloc(MAX_BUFFERED_RESPONSE_BYTES, 'a');
     const answer = await call(api, 'POST', responsePath(requestIdOf(event)), { body });
@@ -276,7 +337,7 @@ describe('POST /response', () => {
     expect(settled.kind === 'response' && settled.body.length).toBe(MAX_BUFFERED_RESPONSE_BYTES);
   });
 
-  it.each([
+  it.for<[string, CallOptions]>([
     ['with Content-Length', { body: Buffer.alloc(MAX_BUFFERED_RESPONSE_BYTES + 1, 'a') }],
     [
       'chunked',
@@ -287,33 +348,36 @@ describe('POST /response', () => {
         ],
       },
     ],
-  ])('answers 413 to a body one byte over the limit (%s) and refuses a later /error', async (_, send) => {
-    const outcome = api.invoke('{}');
-    const event = await next(api);
-    const id = requestIdOf(event);
+  ])(
+    'answers 413 to a body one byte over the limit (%s) and refuses a later /error',
+    async ([, send], { api }) => {
+      const outcome = invoke(api, '{}');
+      const event = await next(api);
+      const id = requestIdOf(event);
 
-    const answer = await call(api, 'POST', responsePath(id), send);
-    expect(answer.status).toBe(413);
-    expect(json(answer)).toMatchObject({
-      errorType: 'RequestEntityTooLarge',
-      errorMessage: expect.any(String),
-    });
-    expect(await outcome).toEqual({
-      kind: 'too-large',
-      requestId: id,
-      size: MAX_BUFFERED_RESPONSE_BYTES + 1,
-    });
+      const answer = await call(api, 'POST', responsePath(id), send);
+      expect(answer.status).toBe(413);
+      expect(json(answer)).toMatchObject({
+        errorType: 'RequestEntityTooLarge',
+        errorMessage: expect.any(String),
+      });
+      expect(await outcome).toEqual({
+        kind: 'too-large',
+        requestId: id,
+        size: MAX_BUFFERED_RESPONSE_BYTES + 1,
+      });
 
-    const lateError = await call(api, 'POST', errorPath(id), {
-      headers: { 'Lambda-Runtime-Function-Error-Type': 'Function.ResponseSizeTooLarge' },
-      body: '{}',
-    });
-    expect(lateError.status).toBe(403);
-    expect(json(lateError)).toMatchObject({ errorType: 'InvalidStateTransition' });
-  });
+      const lateError = await call(api, 'POST', errorPath(id), {
+        headers: { 'Lambda-Runtime-Function-Error-Type': 'Function.ResponseSizeTooLarge' },
+        body: '{}',
+      });
+      expect(lateError.status).toBe(403);
+      expect(json(lateError)).toMatchObject({ errorType: 'InvalidStateTransition' });
+    },
+  );
 
-  it('takes a streaming-mode response as one buffered body', async () => {
-    const outcome = api.invoke('{}');
+  it('takes a streaming-mode response as one buffered body', async ({ api }) => {
+    const outcome = invoke(api, '{}');
     const event = await next(api);
     const answer = await call(api, 'POST', responsePath(requestIdOf(event)), {
       headers: { 'Lambda-Runtime-Function-Response-Mode': 'streaming', 'Content-Type': 'text/plain' },
@@ -328,8 +392,8 @@ describe('POST /response', () => {
     });
   });
 
-  it('turns a streamed error sent in trailers into an error outcome', async () => {
-    const outcome = api.invoke('{}');
+  it('turns a streamed error sent in trailers into an error outcome', async ({ api }) => {
+    const outcome = invoke(api, '{}');
     const event = await next(api);
     const errorBody = { errorType: 'Function.Broke', errorMessage: 'after the first byte', stackTrace: [] };
     const answer = await call(api, 'POST', responsePath(requestIdOf(event)), {
@@ -349,7 +413,7 @@ describe('POST /response', () => {
 });
 
 describe('POST /error', () => {
-  it.each([
+  it.for<[string, Record<string, string>, string]>([
     [
       'a Category.Reason type',
       { 'Lambda-Runtime-Function-Error-Type': 'Function.Crashed' },
@@ -361,8 +425,8 @@ describe('POST /error', () => {
       'oops happened',
     ],
     ['no header', {}, 'Runtime.Unknown'],
-  ])('records the error type given as %s', async (_, headers: Record<string, string>, errorType) => {
-    const outcome = api.invoke('{}');
+  ])('records the error type given as %s', async ([, headers, errorType], { api }) => {
+    const outcome = invoke(api, '{}');
     const event = await next(api);
     const id = requestIdOf(event);
     const payload = { errorMessage: 'boom', errorType: 'Error', stackTrace: ['at handler'] };
@@ -382,8 +446,8 @@ describe('POST /error', () => {
     });
   });
 
-  it('gives payload undefined for a body that is not JSON, and 403/400 like /response', async () => {
-    const outcome = api.invoke('{}');
+  it('gives payload undefined for a body that is not JSON, and 403/400 like /response', async ({ api }) => {
+    const outcome = invoke(api, '{}');
     const event = await next(api);
     const id = requestIdOf(event);
     await call(api, 'POST', errorPath(id), { body: 'not json' });
@@ -403,7 +467,7 @@ describe('POST /init/error', () => {
     errorType: 'Runtime.HandlerNotFound',
     stackTrace: [],
   };
-  const postInitError = () =>
+  const postInitError = (api: LocalRuntimeApi) =>
     call(api, 'POST', INIT_ERROR, {
       headers: { 'Lambda-Runtime-Function-Error-Type': 'Runtime.HandlerNotFound' },
       body: JSON.stringify(initError),
@@ -415,15 +479,17 @@ describe('POST /init/error', () => {
     payload: initError,
   };
 
-  it('serves the init error to the waiting invoke and every later one until the runtime exits', async () => {
-    const waiting = api.invoke('{}');
-    const answer = await postInitError();
+  it('serves the init error to the waiting invoke and every later one until the runtime exits', async ({
+    api,
+  }) => {
+    const waiting = invoke(api, '{}');
+    const answer = await postInitError(api);
     expect(answer.status).toBe(202);
     expect(json(answer)).toEqual({ status: 'OK' });
     expect(await waiting).toEqual(expectedOutcome);
-    expect(await api.invoke('{}')).toEqual(expectedOutcome);
+    expect(await invoke(api, '{}')).toEqual(expectedOutcome);
 
-    const second = await postInitError();
+    const second = await postInitError(api);
     expect(second.status).toBe(403);
     expect(json(second)).toMatchObject({ errorType: 'InvalidStateTransition' });
     const nextAfterInitError = await next(api);
@@ -432,25 +498,24 @@ describe('POST /init/error', () => {
 
     // A new runtime starts afresh: it may fail its init again, or serve invocations.
     api.runtimeExited(1, null);
-    const outcome = api.invoke('"after restart"');
+    const outcome = invoke(api, '"after restart"');
     const event = await next(api);
     expect(event.body.toString()).toBe('"after restart"');
     await call(api, 'POST', responsePath(requestIdOf(event)), { body: 'fine' });
     expect((await outcome).kind).toBe('response');
   });
 
-  it('serves the init error to an invoke made after it', async () => {
-    expect((await postInitError()).status).toBe(202);
-    expect(await api.invoke('{}')).toEqual(expectedOutcome);
+  it('serves the init error to an invoke made after it', async ({ api }) => {
+    expect((await postInitError(api)).status).toBe(202);
+    expect(await invoke(api, '{}')).toEqual(expectedOutcome);
   });
 
-  it('answers 403 to an init error after the first /next', async () => {
-    const waiting = next(api);
-    await untilNextWaiting(api);
-    const answer = await postInitError();
+  it('answers 403 to an init error after the first /next', async ({ api }) => {
+    const { answer: waiting } = await parkNext(api);
+    const answer = await postInitError(api);
     expect(answer.status).toBe(403);
     expect(json(answer)).toMatchObject({ errorType: 'InvalidStateTransition' });
-    const outcome = api.invoke('{}');
+    const outcome = invoke(api, '{}');
     const event = await waiting;
     await call(api, 'POST', responsePath(requestIdOf(event)), { body: 'ok' });
     expect((await outcome).kind).toBe('response');
@@ -458,9 +523,9 @@ describe('POST /init/error', () => {
 });
 
 describe('timeouts and runtime exits', () => {
-  it('times out an unanswered invocation, emits "timeout" and refuses a late answer', async () => {
+  it('times out an unanswered invocation, emits "timeout" and refuses a late answer', async ({ api }) => {
     const timeoutEvent = once(api, 'timeout');
-    const outcome = api.invoke('{}', { timeoutMs: 50 });
+    const outcome = invoke(api, '{}', { timeoutMs: 50 });
     const event = await next(api);
     const id = requestIdOf(event);
 
@@ -471,14 +536,16 @@ describe('timeouts and runtime exits', () => {
     expect(json(late)).toMatchObject({ errorType: 'InvalidStateTransition' });
   });
 
-  it('sends nothing more to a timed-out runtime; the restarted one gets the queued event', async () => {
-    const timedOut = api.invoke('"slow"', { timeoutMs: 50 });
+  it('sends nothing more to a timed-out runtime; the restarted one gets the queued event', async ({
+    api,
+  }) => {
+    const timedOut = invoke(api, '"slow"', { timeoutMs: 50 });
     await next(api);
     expect((await timedOut).kind).toBe('timeout');
 
-    const queued = api.invoke('"queued"');
-    const stuckNext = next(api).catch(() => undefined);
-    await vi.waitFor(() => expect(api.nextWaiting()).toBe(true));
+    const queued = invoke(api, '"queued"');
+    const { answer: stuck } = await parkNext(api);
+    const stuckNext = stuck.catch(() => undefined);
     // The owner kills the stuck runtime and says so; its parked /next is dropped, not served.
     api.runtimeExited(null, 'SIGKILL');
     expect(await stuckNext).toBeUndefined();
@@ -489,8 +556,8 @@ describe('timeouts and runtime exits', () => {
     expect((await queued).kind).toBe('response');
   });
 
-  it('resolves the invocation in flight as runtime-exit when the runtime dies', async () => {
-    const outcome = api.invoke('{}');
+  it('resolves the invocation in flight as runtime-exit when the runtime dies', async ({ api }) => {
+    const outcome = invoke(api, '{}');
     const event = await next(api);
     const id = requestIdOf(event);
     api.runtimeExited(2, null);
@@ -507,9 +574,9 @@ describe('timeouts and runtime exits', () => {
     expect((await call(api, 'POST', INIT_ERROR, { body: '{}' })).status).toBe(202);
   });
 
-  it('fails the invoke waiting on an init that crashed before its first /next', async () => {
-    const waiting = api.invoke('{}');
-    const queuedBehind = api.invoke('"for the next runtime"');
+  it('fails the invoke waiting on an init that crashed before its first /next', async ({ api }) => {
+    const waiting = invoke(api, '{}');
+    const queuedBehind = invoke(api, '"for the next runtime"');
     api.runtimeExited(127, null);
     expect(await waiting).toMatchObject({ kind: 'runtime-exit', exitCode: 127, signal: null });
 
@@ -519,27 +586,45 @@ describe('timeouts and runtime exits', () => {
     expect((await queuedBehind).kind).toBe('response');
   });
 
-  it('resolves pending invokes as runtime-exit on close and refuses invokes afterwards', async () => {
-    const inFlight = api.invoke('"one"');
-    const queued = api.invoke('"two"');
-    await next(api);
+  it('resolves pending invokes as runtime-exit on close and refuses invokes afterwards', async ({ api }) => {
+    const inFlight = invoke(api, '"one"');
+    const queued = invoke(api, '"two"');
+    const event = await next(api);
+    // Close must also finish with a /next parked, an answer half sent and a connection that sent nothing.
+    const { answer: parked } = await parkNext(api);
+    const halfSent = request({
+      host: '127.0.0.1',
+      port: Number(api.address.split(':')[1]),
+      method: 'POST',
+      path: responsePath(requestIdOf(event)),
+      headers: { 'Content-Length': '10' },
+    });
+    halfSent.on('error', () => undefined);
+    halfSent.write('abc');
+    const [host, port] = api.address.split(':');
+    const silent = connect(Number(port), host);
+    silent.on('error', () => undefined);
+    await once(silent, 'connect');
+
     await api.close();
     expect(await inFlight).toMatchObject({ kind: 'runtime-exit', exitCode: null, signal: null });
     expect(await queued).toMatchObject({ kind: 'runtime-exit', exitCode: null, signal: null });
-    await expect(api.invoke('{}')).rejects.toThrow(/closed/);
+    await expect(parked).rejects.toThrow();
+    await expect(invoke(api, '{}')).rejects.toThrow(/closed/);
+    silent.destroy();
   });
 });
 
 describe('invoke', () => {
-  it('rejects an event at the synchronous payload limit with a RangeError naming it', async () => {
+  it('rejects an event at the synchronous payload limit with a RangeError naming it', async ({ api }) => {
     const tooBig = Buffer.alloc(MAX_SYNC_EVENT_BYTES, 'a');
-    await expect(api.invoke(tooBig)).rejects.toThrow(RangeError);
-    await expect(api.invoke(tooBig)).rejects.toThrow(/6291456 bytes/);
+    await expect(invoke(api, tooBig)).rejects.toThrow(RangeError);
+    await expect(invoke(api, tooBig)).rejects.toThrow(/6291456 bytes/);
     expect(api.requests).toEqual([]);
   });
 
-  it('accepts an event one byte under the limit', async () => {
-    const outcome = api.invoke(Buffer.alloc(MAX_SYNC_EVENT_BYTES - 1, 'a'));
+  it('accepts an event one byte under the limit', async ({ api }) => {
+    const outcome = invoke(api, Buffer.alloc(MAX_SYNC_EVENT_BYTES - 1, 'a'));
     const event = await next(api);
     expect(event.body.length).toBe(MAX_SYNC_EVENT_BYTES - 1);
     await call(api, 'POST', responsePath(requestIdOf(event)), { body: 'ok' });
@@ -548,8 +633,8 @@ describe('invoke', () => {
 });
 
 describe('recorded requests', () => {
-  it('records every request in arrival order with its status and body length', async () => {
-    const outcome = api.invoke('{"a":1}');
+  it('records every request in arrival order with its status and body length', async ({ api }) => {
+    const outcome = invoke(api, '{"a":1}');
     const event = await next(api);
     const id = requestIdOf(event);
     await call(api, 'POST', responsePath(id), { headers: { 'X-Probe': 'yes' }, body: 'abc' });
@@ -584,11 +669,10 @@ describe('recorded requests', () => {
     ]);
   });
 
-  it('shows a parked /next with status 0 until it is answered', async () => {
-    const pending = next(api);
-    await untilNextWaiting(api);
+  it('shows a parked /next with status 0 until it is answered', async ({ api }) => {
+    const { answer: pending } = await parkNext(api);
     expect(api.requests).toMatchObject([{ method: 'GET', path: NEXT, status: 0 }]);
-    const outcome = api.invoke('{}');
+    const outcome = invoke(api, '{}');
     const event = await pending;
     expect(api.requests).toMatchObject([{ method: 'GET', path: NEXT, status: 200 }]);
     await call(api, 'POST', responsePath(requestIdOf(event)), { body: 'ok' });
