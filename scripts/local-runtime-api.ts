@@ -339,7 +339,7 @@ export class LocalRuntimeApi extends EventEmitter<LocalRuntimeApiEvents> {
         { Allow: route.method },
       );
     } else if (route.name === 'next') {
-      this.handleNext(res);
+      this.handleNext(req, res);
     } else if (route.name === 'init-error') {
       failOnThrow(res, this.handleInitError(req, res));
     } else if (route.requestId === undefined) {
@@ -349,7 +349,7 @@ export class LocalRuntimeApi extends EventEmitter<LocalRuntimeApiEvents> {
     }
   }
 
-  private handleNext(res: ServerResponse): void {
+  private handleNext(req: IncomingMessage, res: ServerResponse): void {
     const arrival: NextArrival = { at: Date.now(), monotonicMs: performance.now() };
     if (this.phase === 'init-failed') {
       // After /init/error the runtime must exit; Lambda refuses it any invocation.
@@ -359,9 +359,18 @@ export class LocalRuntimeApi extends EventEmitter<LocalRuntimeApiEvents> {
       this.waitingNexts.push(res);
       // No timeout on a parked /next: it waits as long as no event comes. If the runtime hangs up, its
       // event (when one comes) stays queued for the next /next.
-      res.on('close', () => {
+      const forget = (): void => {
         const index = this.waitingNexts.indexOf(res);
         if (index !== -1) this.waitingNexts.splice(index, 1);
+      };
+      // A /next that arrived on a keep-alive connection before the previous answer on it was flushed
+      // waits behind that answer: it has no socket yet and gets no 'close' if the connection drops, so
+      // the connection itself is watched too.
+      const connection = req.socket;
+      connection.once('close', forget);
+      res.once('close', () => {
+        connection.off('close', forget);
+        forget();
       });
       this.deliverQueued();
     }
@@ -643,8 +652,13 @@ function safeDecode(segment: string): string | undefined {
   }
 }
 
+/**
+ * Whether a parked `/next` can still be answered. Its connection is the request's socket: `res.socket` is
+ * null while the response waits behind an earlier one on the same keep-alive connection, and such a
+ * response is neither destroyed nor closed when that connection drops.
+ */
 function isOpen(res: ServerResponse): boolean {
-  return !res.destroyed && !res.writableEnded && !res.socket?.destroyed;
+  return !res.destroyed && !res.writableEnded && !res.req.socket.destroyed;
 }
 
 /**
