@@ -1,7 +1,5 @@
 /** The runtime's entry point: load the configuration, resolve the handler or report why not, run the loop. */
 
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadConfig, type RuntimeConfig } from './config.ts';
 import { toErrorPayload } from './errors.ts';
 import { checkFunctionDefined } from './function-check.ts';
@@ -31,8 +29,8 @@ async function main(): Promise<void> {
     handler = resolveHandler({
       handler: config.handler,
       taskRoot: config.taskRoot,
-      // The shims ship beside the bundle, wherever the layer was unpacked.
-      shimDir: path.dirname(fileURLToPath(import.meta.url)),
+      // The shims ship beside the bundle (a CommonJS file), wherever the layer was unpacked.
+      shimDir: __dirname,
       searchPath: config.path,
       forcedInterpreter: config.interpreter,
       nodePath: process.execPath,
@@ -88,4 +86,4 @@ async function failInit(runtimeApi: string | undefined, error: unknown): Promise
   process.exit(1);
 }
 
-await main();
+void main();

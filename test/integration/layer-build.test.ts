@@ -226,8 +226,8 @@ describe('layer build', () => {
       }
       const expected =
         zip.variant === 'slim'
-          ? ['shlambda/exec-wrapper', 'shlambda/runtime.mjs']
-          : ['bin/NODE-LICENSE', 'bin/node', 'bootstrap', 'shlambda/exec-wrapper', 'shlambda/runtime.mjs'];
+          ? ['shlambda/exec-wrapper', 'shlambda/runtime.cjs']
+          : ['bin/NODE-LICENSE', 'bin/node', 'bootstrap', 'shlambda/exec-wrapper', 'shlambda/runtime.cjs'];
       expect(names).toEqual(expect.arrayContaining(expected));
       if (zip.variant === 'slim') {
         expect(names).not.toContain('bootstrap');
@@ -307,23 +307,23 @@ describe('layer build', () => {
       const ran = await run(join(dir, 'bootstrap'), [], { cwd: tmpdir(), env: { PATH: process.env.PATH } });
       expect(ran).toMatchObject({
         code: 0,
-        stdout: `${join(dir, 'bin', 'node')}\n--max-semi-space-size=1\n${join(dir, 'shlambda', 'runtime.mjs')}\n`,
+        stdout: `${join(dir, 'bin', 'node')}\n--max-semi-space-size=1\n${join(dir, 'shlambda', 'runtime.cjs')}\n`,
       });
     });
   });
 
-  it("slim exec-wrapper runs PATH's node on its runtime.mjs and ignores the managed bootstrap arguments", async () => {
+  it("slim exec-wrapper runs PATH's node on its runtime.cjs and ignores the managed bootstrap arguments", async () => {
     const dir = join(work, 'unpacked-slim');
     await unpack(zipPath('slim'), dir);
     await writeFile(
-      join(dir, 'shlambda', 'runtime.mjs'),
+      join(dir, 'shlambda', 'runtime.cjs'),
       'console.log(JSON.stringify(process.argv.slice(1)));\n',
     );
     const ran = await run(join(dir, 'shlambda', 'exec-wrapper'), ['/var/runtime/bootstrap', '--flag'], {
       cwd: tmpdir(),
     });
     expect(ran.code).toBe(0);
-    expect(JSON.parse(ran.stdout)).toEqual([join(dir, 'shlambda', 'runtime.mjs')]);
+    expect(JSON.parse(ran.stdout)).toEqual([join(dir, 'shlambda', 'runtime.cjs')]);
   });
 });
 

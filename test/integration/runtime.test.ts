@@ -344,7 +344,7 @@ describe('1,000 sequential invocations', () => {
     if (pid === undefined) throw new Error('runtime not running');
     const node = descendants(pid).find((p) => {
       try {
-        return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('shlambda/runtime.mjs');
+        return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('shlambda/runtime.cjs');
       } catch {
         return false;
       }
