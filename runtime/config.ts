@@ -34,6 +34,9 @@ export interface RuntimeConfig {
   readonly cgi: CgiSwitch;
   /** Response media types returned base64-encoded by CGI handlers (`SHLAMBDA_BINARY_TYPES`). */
   readonly binaryTypes: readonly string[];
+  /** Whether function-mode handlers are started, and their file loaded, before the event arrives
+   *  (`SHLAMBDA_PRESTART`, default on). */
+  readonly prestart: boolean;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
@@ -68,6 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     path: env.PATH || '/usr/local/bin:/usr/bin:/bin:/opt/bin',
     cgi: cgiSwitch(env.SHLAMBDA_CGI),
     binaryTypes: binaryTypes(env.SHLAMBDA_BINARY_TYPES),
+    prestart: onOff(env, 'SHLAMBDA_PRESTART', true),
   });
 }
 
@@ -77,6 +81,14 @@ function cgiSwitch(raw: string | undefined): CgiSwitch {
   if (['1', 'true', 'on', 'yes'].includes(value)) return 'on';
   if (['0', 'false', 'off', 'no'].includes(value)) return 'off';
   throw new ConfigError(`SHLAMBDA_CGI must be 1 (on), 0 (off) or auto, got ${JSON.stringify(raw)}`);
+}
+
+function onOff(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const value = (env[name] ?? '').trim().toLowerCase();
+  if (value === '') return fallback;
+  if (['1', 'true', 'on', 'yes'].includes(value)) return true;
+  if (['0', 'false', 'off', 'no'].includes(value)) return false;
+  throw new ConfigError(`${name} must be 1 (on) or 0 (off), got ${JSON.stringify(env[name])}`);
 }
 
 function binaryTypes(raw: string | undefined): readonly string[] {

@@ -7,20 +7,26 @@ import path from 'node:path';
  * Writes the event to an unlinked temporary file and returns an open descriptor positioned at byte 0.
  * The name is removed at once, so nothing is left behind even if the runtime is killed; the handler
  * reads the bytes through the descriptor (and `/dev/stdin` reopens them from the start).
- * @param slot distinguishes concurrent invocations of this runtime.
+ * @param name distinguishes the files of concurrent invocations of this runtime (the slot).
  */
-export function openEventFile(tmpDir: string, slot: number, event: Buffer): number {
-  const file = path.join(tmpDir, `.shlambda-event-${process.pid}-${slot}`);
+export function openEventFile(tmpDir: string, name: string | number, event: Buffer): number {
+  const file = path.join(tmpDir, `.shlambda-event-${process.pid}-${name}`);
   const fd = fs.openSync(file, 'w+', 0o600);
   try {
     fs.unlinkSync(file);
-    // Positional writes leave the shared file offset at 0, where the handler starts reading.
-    let written = 0;
-    while (written < event.length)
-      written += fs.writeSync(fd, event, written, event.length - written, written);
+    fillEventFile(fd, event);
     return fd;
   } catch (error) {
     fs.closeSync(fd);
     throw error;
   }
+}
+
+/**
+ * Writes bytes at the start of an event file. Positional writes leave the shared file offset at 0, so
+ * a handler already holding the descriptor (a prestarted one) reads them from the start.
+ */
+export function fillEventFile(fd: number, data: Buffer): void {
+  let written = 0;
+  while (written < data.length) written += fs.writeSync(fd, data, written, data.length - written, written);
 }

@@ -10,7 +10,8 @@ import {
   HandlerTimeoutError,
 } from './errors.ts';
 import type { ResolvedHandler } from './handler-resolver.ts';
-import { type RunResult, runHandlerProcess } from './process-supervisor.ts';
+import { HandlerReportedError, type RunResult, runHandlerProcess } from './process-supervisor.ts';
+import type { SpareProcess } from './spare-process.ts';
 
 export interface FunctionCheckOptions {
   taskRoot: string;
@@ -111,4 +112,45 @@ async function bashFunctions(
     .map((line) => /^declare -f\S* (\S+)$/.exec(line)?.[1])
     .filter((name): name is string => name !== undefined);
   return { defined, stderr: stderr.slice(-20) };
+}
+
+/**
+ * With prestarted handlers: waits until the first process has loaded the file and found the function.
+ * A process that ends first is the init error: the shim's own report (`Runtime.ImportModuleError`,
+ * `Runtime.HandlerFunctionNotFound`...), or for bash what the throwaway check above finds.
+ * @throws the shim's reported error, HandlerFunctionNotFoundError, HandlerLoadError
+ */
+export async function checkSpareLoaded(
+  handler: ResolvedHandler,
+  spare: SpareProcess,
+  options: FunctionCheckOptions,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), options.timeoutMs);
+  });
+  const ready = await Promise.race([spare.ready, timedOut]);
+  clearTimeout(timer);
+  const fileName = path.basename(handler.file);
+  if (ready === true) return;
+  if (ready === 'timeout') {
+    spare.discard();
+    throw new HandlerLoadError(
+      `${fileName} was still loading after ${options.timeoutMs} ms at init; its top level must not wait for input`,
+      [],
+    );
+  }
+  const result = await spare.result;
+  if (handler.language?.name === 'bash') await checkFunctionDefined(handler, options);
+  if (result.ok) {
+    throw new HandlerLoadError(
+      `${fileName} stopped while being loaded at init; its top level must not exit`,
+      [],
+    );
+  }
+  if (result.error instanceof HandlerReportedError) throw result.error;
+  throw new HandlerLoadError(
+    `${fileName} ${loadFailure(result.error, options.timeoutMs)} while being loaded at init; its top level must not exit`,
+    'stderrTail' in result.error ? (result.error.stderrTail as string[]) : [],
+  );
 }

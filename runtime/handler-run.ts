@@ -1,10 +1,12 @@
-/** Runs the resolved handler once on given stdin bytes and environment: the step every invocation path shares. */
+/** Runs the resolved handler for one invocation: on a prestarted process, or on one started for it. */
 
 import fs from 'node:fs';
 import { openEventFile } from './event-file.ts';
+import { invocationVariables } from './invocation-env.ts';
 import type { LoopContext } from './invocation-loop.ts';
 import { type RunResult, runHandlerProcess } from './process-supervisor.ts';
 import type { Invocation } from './runtime-api-client.ts';
+import { SpareProcess } from './spare-process.ts';
 
 /**
  * Writes `stdin` to an event file, runs the handler on it under the invocation's deadline with its
@@ -38,4 +40,48 @@ export async function runHandlerOnce(
     fs.closeSync(stdinFd);
   }
   return running;
+}
+
+/** Whether this handler runs on prestarted processes: function mode (not CGI), unless switched off. */
+export function usesSpares(context: Pick<LoopContext, 'config' | 'handler'>): boolean {
+  return context.config.prestart && context.handler.mode === 'function' && !context.handler.cgi;
+}
+
+/** Starts a handler process that loads the function file and waits for an invocation. */
+export function startSpare(
+  context: Pick<LoopContext, 'config' | 'handler' | 'logger' | 'baseEnv'>,
+  slot: number,
+): SpareProcess {
+  const { config, handler, logger } = context;
+  return new SpareProcess({
+    command: handler.command,
+    args: handler.args,
+    cwd: config.taskRoot,
+    env: context.baseEnv,
+    tmpDir: config.tmpDir,
+    slot,
+    onStderrLines: (lines, requestId) => logger.handlerLines(requestId, lines),
+  });
+}
+
+/**
+ * Runs the invocation on a prestarted process. One that already ended (its file's top level exited,
+ * or something killed it while it waited) is replaced by a fresh one, whose outcome then counts.
+ */
+export function runOnSpare(
+  context: LoopContext,
+  slot: number,
+  invocation: Invocation,
+  spare: SpareProcess,
+): Promise<RunResult> {
+  let process = spare;
+  if (process.exited) {
+    process.discard();
+    process = startSpare(context, slot);
+  }
+  return process.activate(invocation.requestId, invocation.event, invocationVariables(invocation), {
+    deadlineMs: invocation.deadlineMs,
+    timeoutMarginMs: context.config.timeoutMarginMs,
+    killGraceMs: context.config.killGraceMs,
+  });
 }

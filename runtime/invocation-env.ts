@@ -25,15 +25,19 @@ export const INVOCATION_VARIABLES = [
 
 /** The environment for one invocation; optional values are absent, never empty, when Lambda sent none. */
 export function invocationEnv(base: NodeJS.ProcessEnv, invocation: Invocation): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...base,
+  return { ...base, ...invocationVariables(invocation) };
+}
+
+/** Just the invocation's own variables (a subset of {@link INVOCATION_VARIABLES}). */
+export function invocationVariables(invocation: Invocation): Record<string, string> {
+  const variables: Record<string, string> = {
     LAMBDA_REQUEST_ID: invocation.requestId,
     LAMBDA_DEADLINE_MS: String(invocation.deadlineMs),
     LAMBDA_INVOKED_FUNCTION_ARN: invocation.invokedFunctionArn,
   };
-  if (invocation.traceId) env._X_AMZN_TRACE_ID = invocation.traceId;
-  if (invocation.clientContext) env.LAMBDA_CLIENT_CONTEXT = invocation.clientContext;
-  if (invocation.cognitoIdentity) env.LAMBDA_COGNITO_IDENTITY = invocation.cognitoIdentity;
-  if (invocation.tenantId) env.LAMBDA_TENANT_ID = invocation.tenantId;
-  return env;
+  if (invocation.traceId) variables._X_AMZN_TRACE_ID = invocation.traceId;
+  if (invocation.clientContext) variables.LAMBDA_CLIENT_CONTEXT = invocation.clientContext;
+  if (invocation.cognitoIdentity) variables.LAMBDA_COGNITO_IDENTITY = invocation.cognitoIdentity;
+  if (invocation.tenantId) variables.LAMBDA_TENANT_ID = invocation.tenantId;
+  return variables;
 }

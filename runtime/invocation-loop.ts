@@ -3,11 +3,12 @@
 import type { RuntimeConfig } from './config.ts';
 import { InternalError, toErrorPayload } from './errors.ts';
 import type { ResolvedHandler } from './handler-resolver.ts';
-import { runHandlerOnce } from './handler-run.ts';
+import { runHandlerOnce, runOnSpare, startSpare, usesSpares } from './handler-run.ts';
 import { invocationEnv } from './invocation-env.ts';
 import type { Logger } from './logger.ts';
 import type { RunResult } from './process-supervisor.ts';
 import type { Invocation, RuntimeApiClient } from './runtime-api-client.ts';
+import type { SpareProcess } from './spare-process.ts';
 
 export interface LoopContext {
   config: RuntimeConfig;
@@ -20,12 +21,34 @@ export interface LoopContext {
 /**
  * Serves invocations until the Runtime API fails (a `RuntimeApiFatalError` rejects the promise:
  * the caller exits and Lambda starts a fresh runtime). Nothing a handler does ends the loop.
+ * In function mode the next handler process is started, and its file loaded, before asking for the
+ * next event: Lambda bills that start, but the invocation no longer waits for it.
  * @param slot which of the concurrent loops this is (0 unless Lambda Managed Instances ask for more).
+ * @param firstSpare the process prepared (and checked) at init for this slot's first invocation.
  */
-export async function runInvocationLoop(context: LoopContext, slot: number): Promise<never> {
+export async function runInvocationLoop(
+  context: LoopContext,
+  slot: number,
+  firstSpare?: SpareProcess,
+): Promise<never> {
+  let spare = firstSpare;
   for (;;) {
+    spare ??= prepareSpare(context, slot);
     const invocation = await context.client.next();
-    await serveInvocation(context, slot, invocation);
+    const prepared = spare;
+    spare = undefined;
+    await serveInvocation(context, slot, invocation, prepared);
+  }
+}
+
+function prepareSpare(context: LoopContext, slot: number): SpareProcess | undefined {
+  if (!usesSpares(context)) return undefined;
+  try {
+    return startSpare(context, slot);
+  } catch (error) {
+    // Out of descriptors or /tmp space: the invocation will start its process itself, and say why.
+    context.logger.log('WARN', `could not prestart the handler: ${(error as Error).message}`);
+    return undefined;
   }
 }
 
@@ -34,9 +57,10 @@ export async function serveInvocation(
   context: LoopContext,
   slot: number,
   invocation: Invocation,
+  spare?: SpareProcess,
 ): Promise<void> {
   const { client, logger } = context;
-  const result = await runSafely(context, slot, invocation);
+  const result = await runSafely(context, slot, invocation, spare);
   if (result.ok) {
     const answer = await client.postResponse(invocation.requestId, result.chunks);
     if (answer === 'too-large') {
@@ -62,8 +86,14 @@ export async function serveInvocation(
   }
 }
 
-async function runSafely(context: LoopContext, slot: number, invocation: Invocation): Promise<RunResult> {
+async function runSafely(
+  context: LoopContext,
+  slot: number,
+  invocation: Invocation,
+  spare: SpareProcess | undefined,
+): Promise<RunResult> {
   try {
+    if (spare) return await runOnSpare(context, slot, invocation, spare);
     if (context.handler.cgi) {
       // Loaded on first use: a function that is not a web handler never evaluates the CGI code.
       const { runCgiInvocation } = await import('./web/cgi-invocation.ts');

@@ -5,7 +5,7 @@ import { type LogFormat, type LogLevel, logLevelRank } from './config.ts';
 
 export interface Logger {
   /** Forwards lines a handler wrote to stderr; never filtered by level. */
-  handlerLines(requestId: string, lines: readonly string[]): void;
+  handlerLines(requestId: string | undefined, lines: readonly string[]): void;
   /** A message of the runtime itself, dropped when below the configured level. */
   log(level: LogLevel, message: string, requestId?: string): void;
 }
@@ -32,7 +32,7 @@ export function createLogger(
         text +=
           format === 'JSON'
             ? `${JSON.stringify({ timestamp, level: 'INFO', requestId, message: line })}\n`
-            : `${timestamp}\t${requestId}\t${line}\n`;
+            : `${timestamp}\t${requestId ?? '-'}\t${line}\n`;
       }
       write(text);
     },

@@ -2,16 +2,20 @@
 
 import { loadConfig, type RuntimeConfig } from './config.ts';
 import { toErrorPayload } from './errors.ts';
-import { checkFunctionDefined } from './function-check.ts';
+import { checkFunctionDefined, checkSpareLoaded } from './function-check.ts';
 import { resolveHandler } from './handler-resolver.ts';
+import { startSpare, usesSpares } from './handler-run.ts';
 import { baseHandlerEnv } from './invocation-env.ts';
 import { runInvocationLoop } from './invocation-loop.ts';
 import { createLogger } from './logger.ts';
 import { RuntimeApiClient } from './runtime-api-client.ts';
+import type { SpareProcess } from './spare-process.ts';
 import { RUNTIME_VERSION } from './version.ts';
 
 /** Loading a handler file at init gets this long; Lambda allows 10 s for all of init. */
 const INIT_CHECK_TIMEOUT_MS = 5000;
+/** A prestarted handler loads its file (Python imports, say) at init; leave Lambda's 10 s some slack. */
+const SPARE_LOAD_TIMEOUT_MS = 8000;
 
 async function main(): Promise<void> {
   let config: RuntimeConfig;
@@ -25,6 +29,7 @@ async function main(): Promise<void> {
   const client = new RuntimeApiClient(config.runtimeApi, config.concurrency, `shlambda/${RUNTIME_VERSION}`);
   const baseEnv = baseHandlerEnv(process.env);
   let handler: ReturnType<typeof resolveHandler>;
+  const firstSpares: SpareProcess[] = [];
   try {
     handler = resolveHandler({
       handler: config.handler,
@@ -36,12 +41,18 @@ async function main(): Promise<void> {
       nodePath: process.execPath,
       cgi: config.cgi,
     });
-    await checkFunctionDefined(handler, {
-      taskRoot: config.taskRoot,
-      env: baseEnv,
-      timeoutMs: INIT_CHECK_TIMEOUT_MS,
-    });
+    const checkOptions = { taskRoot: config.taskRoot, env: baseEnv, timeoutMs: INIT_CHECK_TIMEOUT_MS };
+    const spares = usesSpares({ config, handler })
+      ? startFirstSpares({ config, handler, logger, baseEnv })
+      : [];
+    firstSpares.push(...spares);
+    // The first prestarted process is the check; bash's throwaway check runs only if it fails to load.
+    if (handler.language?.name !== 'bash' || !spares[0]) await checkFunctionDefined(handler, checkOptions);
+    if (spares[0]) {
+      await checkSpareLoaded(handler, spares[0], { ...checkOptions, timeoutMs: SPARE_LOAD_TIMEOUT_MS });
+    }
   } catch (error) {
+    for (const spare of firstSpares) spare.discard();
     await failInit(config.runtimeApi, error);
     return;
   }
@@ -58,7 +69,9 @@ async function main(): Promise<void> {
   const context = { config, client, handler, logger, baseEnv };
   try {
     await Promise.all(
-      Array.from({ length: config.concurrency }, (_, slot) => runInvocationLoop(context, slot)),
+      Array.from({ length: config.concurrency }, (_, slot) =>
+        runInvocationLoop(context, slot, firstSpares[slot]),
+      ),
     );
   } catch (error) {
     logger.log(
@@ -66,6 +79,22 @@ async function main(): Promise<void> {
       `Runtime API failure, exiting so Lambda restarts the runtime: ${(error as Error).message}`,
     );
     process.exit(1);
+  }
+}
+
+/**
+ * One prestarted process per concurrent loop. When they cannot be started (no room in the temporary
+ * directory, say), invocations start their own processes and report the cause each time.
+ */
+function startFirstSpares(context: Parameters<typeof startSpare>[0]): SpareProcess[] {
+  const spares: SpareProcess[] = [];
+  try {
+    for (let slot = 0; slot < context.config.concurrency; slot++) spares.push(startSpare(context, slot));
+    return spares;
+  } catch (error) {
+    for (const spare of spares) spare.discard();
+    context.logger.log('WARN', `could not prestart the handler: ${(error as Error).message}`);
+    return [];
   }
 }
 

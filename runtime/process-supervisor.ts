@@ -25,23 +25,30 @@ const DRAIN_CAP_MS = 100;
 /** Largest stdout, on a failed run, that is read as a handler-chosen error object. */
 const ERROR_OBJECT_MAX_BYTES = 256 * 1024;
 
-export interface RunOptions {
+export interface StartOptions {
   command: string;
   args: readonly string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
   /** File descriptor of the event file, given to the handler as stdin. */
   stdinFd: number;
+  /** Descriptors from 3 on: `'pipe'` makes a socket the runtime keeps, a number is inherited. */
+  extraFds?: readonly ('pipe' | number)[];
+  responseLimit?: number;
+  /** Receives complete stderr lines as they arrive. */
+  onStderrLines: (lines: string[]) => void;
+}
+
+export interface Deadline {
   /** Epoch ms after which Lambda would kill the whole environment. */
   deadlineMs: number;
   /** SIGTERM goes to the group this long before the deadline... */
   timeoutMarginMs: number;
   /** ...and SIGKILL this long after SIGTERM. */
   killGraceMs: number;
-  responseLimit?: number;
-  /** Receives complete stderr lines as they arrive. */
-  onStderrLines: (lines: string[]) => void;
 }
+
+export type RunOptions = StartOptions & Deadline;
 
 export type RunResult =
   | { ok: true; chunks: Buffer[]; bytes: number; durationMs: number }
@@ -58,100 +65,150 @@ export class HandlerReportedError extends ShlambdaError {
   }
 }
 
-/**
- * Runs the handler to completion. Resolves, never rejects: every failure is a `RunResult` error whose
- * class names what went wrong.
- */
+/** A started handler process: its outcome, and the deadline, which may be set after the start. */
+export interface HandlerProcess {
+  /** Resolves, never rejects: every failure is a `RunResult` error whose class names what went wrong. */
+  readonly result: Promise<RunResult>;
+  /** The sockets asked for with `'pipe'` in `extraFds`, by descriptor number. */
+  readonly sockets: ReadonlyMap<number, NodeJS.ReadWriteStream & { destroy(): void }>;
+  /** True once the process has exited (or could not be started). */
+  readonly exited: boolean;
+  /** Arms the TERM-then-KILL timers; until then the process may wait as long as it likes. */
+  setDeadline(deadline: Deadline): void;
+  /** Kills the whole group now; `result` then reports the signal. */
+  kill(): void;
+}
+
+/** Runs the handler to completion under a deadline. */
 export function runHandlerProcess(options: RunOptions): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const limit = options.responseLimit ?? RESPONSE_LIMIT_BYTES;
-    const started = performance.now();
-    const stderr = new LineSplitter();
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    let stopSignal: NodeJS.Signals | undefined;
-    let exit: { code: number | null; signal: NodeJS.Signals | null; durationMs: number } | undefined;
-    let openStreams = 2;
-    let settled = false;
-    const timers: NodeJS.Timeout[] = [];
+  const handler = startHandlerProcess(options);
+  handler.setDeadline(options);
+  return handler.result;
+}
 
-    const child = spawn(options.command, options.args, {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: [options.stdinFd, 'pipe', 'pipe'],
-      // A new session makes the handler the leader of its own process group: one kill reaches its children.
-      detached: true,
-    });
-
-    const killGroup = (signal: NodeJS.Signals): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, signal);
-      } catch {
-        // ESRCH: the group is already gone.
-      }
-    };
-
-    const finish = (): void => {
-      if (settled || !exit) return;
-      settled = true;
-      for (const timer of timers) clearTimeout(timer);
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-      options.onStderrLines(stderr.flush());
-      resolve(outcome(exit, stopSignal, chunks, bytes, limit, stderr.tail()));
-    };
-
-    child.on('error', (error) => {
-      // Spawn failed (ENOENT, EACCES, E2BIG...): no process, no exit event will follow.
-      if (settled) return;
-      settled = true;
-      for (const timer of timers) clearTimeout(timer);
-      resolve({
-        ok: false,
-        error: new SpawnError(
-          `Could not start ${options.command}: ${(error as NodeJS.ErrnoException).code ?? error.message}`,
-        ),
-      });
-    });
-
-    child.stdout?.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      // Past the limit the response is lost anyway: keep counting, stop holding memory.
-      if (bytes <= limit) chunks.push(chunk);
-      else chunks.length = 0;
-    });
-    child.stderr?.on('data', (chunk: Buffer) => options.onStderrLines(stderr.push(chunk)));
-    for (const stream of [child.stdout, child.stderr]) {
-      stream?.on('close', () => {
-        openStreams--;
-        if (openStreams === 0) finish();
-      });
-    }
-
-    child.on('exit', (code, signal) => {
-      exit = { code, signal, durationMs: Math.round(performance.now() - started) };
-      // The main process is done: whatever it left behind in its group goes now, so that nothing of
-      // this invocation runs on and the pipes it holds reach EOF.
-      killGroup('SIGKILL');
-      if (openStreams === 0) finish();
-      else timers.push(setTimeout(finish, DRAIN_CAP_MS));
-    });
-
-    const termInMs = Math.max(0, options.deadlineMs - options.timeoutMarginMs - Date.now());
-    timers.push(
-      setTimeout(() => {
-        stopSignal = 'SIGTERM';
-        killGroup('SIGTERM');
-        timers.push(
-          setTimeout(() => {
-            stopSignal = 'SIGKILL';
-            killGroup('SIGKILL');
-          }, options.killGraceMs),
-        );
-      }, termInMs),
-    );
+/**
+ * Starts the handler in a new session (its own process group), collecting stdout against the response
+ * limit and forwarding stderr from the first byte. No deadline applies until `setDeadline`.
+ */
+export function startHandlerProcess(options: StartOptions): HandlerProcess {
+  const limit = options.responseLimit ?? RESPONSE_LIMIT_BYTES;
+  // Durations count from the deadline being set: a prestarted handler's wait is not its run time.
+  let started = performance.now();
+  const stderr = new LineSplitter();
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  let stopSignal: NodeJS.Signals | undefined;
+  let exit: { code: number | null; signal: NodeJS.Signals | null; durationMs: number } | undefined;
+  let openStreams = 2;
+  let settled = false;
+  let failedToStart = false;
+  const timers: NodeJS.Timeout[] = [];
+  let resolveResult: (result: RunResult) => void = () => {};
+  const result = new Promise<RunResult>((resolve) => {
+    resolveResult = resolve;
   });
+
+  const child = spawn(options.command, options.args, {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: [options.stdinFd, 'pipe', 'pipe', ...(options.extraFds ?? [])],
+    // A new session makes the handler the leader of its own process group: one kill reaches its children.
+    detached: true,
+  });
+  const sockets = new Map<number, NodeJS.ReadWriteStream & { destroy(): void }>();
+  (options.extraFds ?? []).forEach((fd, index) => {
+    const stream = child.stdio[index + 3];
+    if (fd === 'pipe' && stream) sockets.set(index + 3, stream as never);
+  });
+
+  const killGroup = (signal: NodeJS.Signals): void => {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // ESRCH: the group is already gone.
+    }
+  };
+
+  const settle = (outcomeOfRun: RunResult): void => {
+    settled = true;
+    for (const timer of timers) clearTimeout(timer);
+    for (const socket of sockets.values()) socket.destroy();
+    resolveResult(outcomeOfRun);
+  };
+
+  const finish = (): void => {
+    if (settled || !exit) return;
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    options.onStderrLines(stderr.flush());
+    settle(outcome(exit, stopSignal, chunks, bytes, limit, stderr.tail()));
+  };
+
+  child.on('error', (error) => {
+    // Spawn failed (ENOENT, EACCES, E2BIG...): no process, no exit event will follow.
+    if (settled) return;
+    failedToStart = true;
+    settle({
+      ok: false,
+      error: new SpawnError(
+        `Could not start ${options.command}: ${(error as NodeJS.ErrnoException).code ?? error.message}`,
+      ),
+    });
+  });
+  // A handler that closes its end early must not crash the runtime with EPIPE.
+  for (const socket of sockets.values()) socket.on('error', () => {});
+
+  child.stdout?.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    // Past the limit the response is lost anyway: keep counting, stop holding memory.
+    if (bytes <= limit) chunks.push(chunk);
+    else chunks.length = 0;
+  });
+  child.stderr?.on('data', (chunk: Buffer) => options.onStderrLines(stderr.push(chunk)));
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.on('close', () => {
+      openStreams--;
+      if (openStreams === 0) finish();
+    });
+  }
+
+  child.on('exit', (code, signal) => {
+    exit = { code, signal, durationMs: Math.round(performance.now() - started) };
+    // The main process is done: whatever it left behind in its group goes now, so that nothing of
+    // this invocation runs on and the pipes it holds reach EOF.
+    killGroup('SIGKILL');
+    if (openStreams === 0) finish();
+    else timers.push(setTimeout(finish, DRAIN_CAP_MS));
+  });
+
+  return {
+    result,
+    sockets,
+    get exited() {
+      return exit !== undefined || failedToStart;
+    },
+    setDeadline(deadline: Deadline): void {
+      if (settled) return;
+      started = performance.now();
+      const termInMs = Math.max(0, deadline.deadlineMs - deadline.timeoutMarginMs - Date.now());
+      timers.push(
+        setTimeout(() => {
+          stopSignal = 'SIGTERM';
+          killGroup('SIGTERM');
+          timers.push(
+            setTimeout(() => {
+              stopSignal = 'SIGKILL';
+              killGroup('SIGKILL');
+            }, deadline.killGraceMs),
+          );
+        }, termInMs),
+      );
+    },
+    kill(): void {
+      killGroup('SIGKILL');
+    },
+  };
 }
 
 function outcome(

@@ -11,8 +11,10 @@
 //   fn(event, context, callback) when it declares three parameters. stdout carries only the result:
 //   the JSON of the return value, no trailing newline, exit 0. Anything the user code prints goes to
 //   stderr, the log. On failure stdout carries {"errorType", "errorMessage", "stackTrace"}, exit 1.
+//   With _SHLAMBDA_SPARE=1 the runtime started this process ahead of its event: the file is loaded
+//   first, then the invocation arrives through fds 3 and 4 (the protocol is in runtime/spare-process.ts).
 
-import { readFileSync, writeSync } from 'node:fs';
+import { closeSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -38,10 +40,39 @@ let finished = false;
 
 function main() {
   const [file, method] = process.argv.slice(2);
-  const event = readEvent();
+  const prestarted = process.env._SHLAMBDA_SPARE === '1';
+  delete process.env._SHLAMBDA_SPARE;
   process.on('uncaughtException', (error) => fail(error));
   process.on('unhandledRejection', (reason) => fail(reason));
-  loadFunction(file, method).then((fn) => invoke(fn, event, makeContext(process.env)), fail);
+  loadFunction(file, method).then((fn) => {
+    if (prestarted) awaitInvocation();
+    invoke(fn, readEvent(), makeContext(process.env));
+  }, fail);
+}
+
+/** Prestarted: says the file is loaded, waits for the go, and takes the invocation's variables. */
+function awaitInvocation() {
+  writeSync(3, 'R');
+  const go = Buffer.alloc(1);
+  let got = 0;
+  try {
+    // The runtime's socket end blocks; this process waits here, as the other shims do.
+    got = readSync(3, go, 0, 1, null);
+  } catch {
+    got = 0;
+  }
+  // The runtime discarded this process before using it.
+  if (got !== 1 || go[0] !== 0x47 /* G */) process.exit(0);
+  closeSync(3);
+  const text = readFileSync(4, 'latin1');
+  closeSync(4);
+  for (const line of text.split('\n')) {
+    const at = line.indexOf('=');
+    const name = line.slice(0, at);
+    if (at > 0 && (name.startsWith('LAMBDA_') || name === '_X_AMZN_TRACE_ID')) {
+      process.env[name] = Buffer.from(line.slice(at + 1), 'latin1').toString('utf8');
+    }
+  }
 }
 
 function readEvent() {

@@ -11,6 +11,8 @@
 #   context. stdout carries only the result: the JSON of the return value, no trailing newline, exit 0.
 #   Anything the user code prints goes to stderr, the log. On failure stdout carries
 #   {"errorType", "errorMessage", "stackTrace"} and the exit status is 1.
+#   With _SHLAMBDA_SPARE=1 the runtime started this process ahead of its event: the file is loaded first,
+#   then the invocation arrives through fds 3 and 4 (the protocol is in runtime/spare-process.ts).
 
 # `do FILE` compiles the file in the package it is called from: the loader lives in main, where
 # handler subs are looked up, and sees none of the shim's lexicals.
@@ -202,14 +204,33 @@ sub report_failure {
   exit 1;
 }
 
+# Prestarted: says the file is loaded, waits for the go, and takes the invocation's variables.
+sub await_invocation {
+  open(my $control, '+<&=', 3) or exit 0;
+  syswrite($control, 'R');
+  my $go = '';
+  # The runtime discarded this process before using it.
+  exit 0 unless sysread($control, $go, 1) && $go eq 'G';
+  close $control;
+  open(my $context, '<&=', 4) or exit 0;
+  binmode $context;
+  my $text = do { local $/; <$context> } // '';
+  close $context;
+  for my $line (split /\n/, $text) {
+    my ($name, $value) = split /=/, $line, 2;
+    $ENV{$name} = $value if defined $value && ($name =~ /^LAMBDA_/ || $name eq '_X_AMZN_TRACE_ID');
+  }
+}
+
 sub run {
   my ($file, $name) = @_;
   my ($result, $ok);
   my $failure = do {
     local $@;
     eval {
-      my $event   = read_event();
       my $handler = load_sub($file, $name);
+      await_invocation() if (delete $ENV{_SHLAMBDA_SPARE} // '') eq '1';
+      my $event = read_event();
       my $context = Shlambda::Context->new(\%ENV);
       {
         local $SIG{__DIE__} = \&record_frames;

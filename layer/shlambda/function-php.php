@@ -11,6 +11,8 @@
 //   else -> a string. The function is called as fn($event, $context). stdout carries only the result:
 //   the JSON of the return value, no trailing newline, exit 0. Anything the user code prints goes to
 //   stderr, the log. On failure stdout carries {"errorType", "errorMessage", "stackTrace"}, exit 1.
+//   With _SHLAMBDA_SPARE=1 the runtime started this process ahead of its event: the file is loaded
+//   first, then the invocation arrives through fds 3 and 4 (the protocol is in runtime/spare-process.ts).
 
 namespace Shlambda;
 
@@ -210,11 +212,41 @@ register_shutdown_function(static function (): void {
     reportFailure($errorType, $error['message'], [sprintf('%s(%d)', $error['file'], $error['line'])]);
 });
 
+/**
+ * Prestarted: says the file is loaded, waits for the go, and takes the invocation's variables.
+ * PHP opens php://fd/N as a copy of the descriptor and cannot close the original: fds 3 and 4 stay
+ * open in this process, the control socket at end of file, the context file read.
+ */
+function awaitInvocation(): void
+{
+    $control = fopen('php://fd/3', 'r+');
+    fwrite($control, 'R');
+    fflush($control);
+    if (fread($control, 1) !== 'G') {
+        // The runtime discarded this process before using it.
+        exit(0);
+    }
+    fclose($control);
+    foreach (explode("\n", (string) file_get_contents('php://fd/4')) as $line) {
+        [$name, $value] = array_pad(explode('=', $line, 2), 2, null);
+        if ($value !== null && (str_starts_with($name, 'LAMBDA_') || $name === '_X_AMZN_TRACE_ID')) {
+            putenv("$name=$value");
+            $_ENV[$name] = $value;
+            $_SERVER[$name] = $value;
+        }
+    }
+}
+
 (static function (array $argv): void {
     [, $file, $name] = $argv;
     try {
-        $event = readEvent();
         $function = loadFunction($file, $name);
+        if (getenv('_SHLAMBDA_SPARE') === '1') {
+            putenv('_SHLAMBDA_SPARE');
+            unset($_ENV['_SHLAMBDA_SPARE'], $_SERVER['_SHLAMBDA_SPARE']);
+            awaitInvocation();
+        }
+        $event = readEvent();
         $context = new Context();
         Phase::$now = 'call';
         try {

@@ -10,6 +10,8 @@
 #   The function is called as fn(event, context). stdout carries only the result: the JSON of the return
 #   value, no trailing newline, exit 0. Anything the user code prints goes to stderr, the log.
 #   On failure stdout carries {"errorType", "errorMessage", "stackTrace"} and the exit status is 1.
+#   With _SHLAMBDA_SPARE=1 the runtime started this process ahead of its event: the file is loaded first,
+#   then the invocation arrives through fds 3 and 4 (the protocol is in runtime/spare-process.ts).
 
 import json
 import os
@@ -181,11 +183,32 @@ def report_failure(error_type, message, trace):
     finish(json.dumps(payload, separators=(",", ":")).encode("utf-8"), 1)
 
 
+def await_invocation():
+    """Prestarted: says the file is loaded, waits for the go, and takes the invocation's variables."""
+    os.write(3, b"R")
+    try:
+        go = os.read(3, 1)
+    except OSError:
+        go = b""
+    if go != b"G":
+        # The runtime discarded this process before using it.
+        os._exit(0)
+    os.close(3)
+    with os.fdopen(4, "rb") as context_file:
+        lines = context_file.read().split(b"\n")
+    for line in lines:
+        name, sep, value = line.partition(b"=")
+        if sep and (name.startswith(b"LAMBDA_") or name == b"_X_AMZN_TRACE_ID"):
+            os.environb[name] = value
+
+
 def main():
     path, name = sys.argv[1], sys.argv[2]
     try:
-        event = read_event()
         function = load_function(path, name)
+        if os.environ.pop("_SHLAMBDA_SPARE", None) == "1":
+            await_invocation()
+        event = read_event()
         context = LambdaContext(os.environ)
         try:
             result = function(event, context)

@@ -12,6 +12,8 @@
 #   The method is called as fn(event:, context:). stdout carries only the result: the JSON of the
 #   return value, no trailing newline, exit 0. Anything the user code prints goes to stderr, the log.
 #   On failure stdout carries {"errorType", "errorMessage", "stackTrace"} and the exit status is 1.
+#   With _SHLAMBDA_SPARE=1 the runtime started this process ahead of its event: the file is loaded first,
+#   then the invocation arrives through fds 3 and 4 (the protocol is in runtime/spare-process.ts).
 
 require 'json'
 
@@ -126,9 +128,31 @@ module Shlambda
     exit(status)
   end
 
+  # Prestarted: says the file is loaded, waits for the go, and takes the invocation's variables.
+  def await_invocation
+    control = IO.for_fd(3, 'r+', autoclose: true)
+    control.syswrite('R')
+    go = begin
+      control.sysread(1)
+    rescue EOFError, SystemCallError
+      nil
+    end
+    # The runtime discarded this process before using it.
+    exit!(0) unless go == 'G'
+    control.close
+    context = IO.for_fd(4, 'rb', autoclose: true)
+    lines = context.read.split("\n")
+    context.close
+    lines.each do |line|
+      name, value = line.split('=', 2)
+      ENV[name] = value if value && (name.start_with?('LAMBDA_') || name == '_X_AMZN_TRACE_ID')
+    end
+  end
+
   def run(file, name)
-    event = read_event
     method = load_method(file, name)
+    await_invocation if ENV.delete('_SHLAMBDA_SPARE') == '1'
+    event = read_event
     context = LambdaContext.new(ENV)
     begin
       # Called on the top-level object, where the file's defs live, with the managed runtime's keywords.

@@ -5,6 +5,7 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,6 +163,80 @@ function runShim(language: Language, file: string, method: string, event: string
       resolve({
         requestId,
         status,
+        stdout: Buffer.concat(stdout),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      });
+    });
+  });
+}
+
+/**
+ * Runs a shim the way the runtime prestarts it (runtime/spare-process.ts): started with empty event and
+ * context files and no invocation variables; once it says `R` on fd 3, the event and the context are
+ * written and the go is sent, or with `go: false` the socket is just closed, as when it is discarded.
+ */
+function runPrestarted(
+  language: Language,
+  file: string,
+  method: string,
+  event: string,
+  go = true,
+): Promise<ShimRun & { saidReady: boolean }> {
+  const requestId = `req-${language.name}-${++runs}`;
+  const eventFd = fs.openSync(path.join(workDir, `event-${runs}`), 'w+');
+  const contextFd = fs.openSync(path.join(workDir, `context-${runs}`), 'w+');
+  const { NODE_OPTIONS: _ignored, ...inherited } = process.env;
+  const env: NodeJS.ProcessEnv = {
+    ...inherited,
+    LAMBDA_TASK_ROOT: path.dirname(file),
+    AWS_LAMBDA_FUNCTION_NAME: 'shims',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+    _SHLAMBDA_SPARE: '1',
+  };
+  const context = [
+    `LAMBDA_REQUEST_ID=${requestId}`,
+    `LAMBDA_DEADLINE_MS=${Date.now() + DEADLINE_AHEAD_MS}`,
+    'LAMBDA_INVOKED_FUNCTION_ARN=arn:aws:lambda:eu-west-1:123456789012:function:shims',
+    'NOT_A_CONTEXT_NAME=ignored',
+    '',
+  ].join('\n');
+  return new Promise((resolve, reject) => {
+    const child = spawn(language.program, [path.join(SHIMS, language.shim), file, method], {
+      cwd: path.dirname(file),
+      env,
+      stdio: [eventFd, 'pipe', 'pipe', 'pipe', contextFd],
+    });
+    const control = child.stdio[3] as net.Socket;
+    let saidReady = false;
+    control.on('error', () => {});
+    control.on('data', (chunk: Buffer) => {
+      if (saidReady || !chunk.includes(0x52)) return;
+      saidReady = true;
+      if (!go) {
+        control.end();
+        return;
+      }
+      for (const [fd, text] of [
+        [eventFd, event],
+        [contextFd, context],
+      ] as const) {
+        const bytes = Buffer.from(text);
+        fs.writeSync(fd, bytes, 0, bytes.length, 0);
+      }
+      control.end('G');
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', reject);
+    child.on('close', (status) => {
+      fs.closeSync(eventFd);
+      fs.closeSync(contextFd);
+      resolve({
+        requestId,
+        status,
+        saidReady,
         stdout: Buffer.concat(stdout),
         stderr: Buffer.concat(stderr).toString('utf8'),
       });
@@ -331,5 +406,37 @@ describe.each(LANGUAGES)('$name example handler', (language) => {
   it('greets the world when the event has no name', async () => {
     const run = await runShim(language, exampleFile(language), 'handler', '{}');
     expect(responseOf(run)).toMatchObject({ message: 'Hello, world!' });
+  });
+});
+
+describe.each(LANGUAGES)('$name function shim, prestarted before its event', (language) => {
+  it('loads the file, says so, then runs on the event and context handed over at the go', async () => {
+    const event = { name: 'Ada', list: [1, 2] };
+    const run = await runPrestarted(language, functionsFile(language), 'report', JSON.stringify(event));
+    expect(run.saidReady).toBe(true);
+    const report = responseOf(run) as Report;
+    expect(report.event).toEqual(event);
+    expect(report.requestId).toBe(run.requestId);
+    expect(report.invokedFunctionArn).toBe('arn:aws:lambda:eu-west-1:123456789012:function:shims');
+    expect(report.remainingMs).toBeGreaterThan(0);
+    expect(report.remainingMs).toBeLessThanOrEqual(DEADLINE_AHEAD_MS);
+  });
+
+  it('exits quietly with nothing on stdout when discarded before its event', async () => {
+    const run = await runPrestarted(language, functionsFile(language), 'report', '{}', false);
+    expect(run.saidReady).toBe(true);
+    expect(run.status).toBe(0);
+    expect(run.stdout.length).toBe(0);
+  });
+
+  it('reports a file that does not load without ever saying it is ready', async () => {
+    const run = await runPrestarted(
+      language,
+      taskFile(language, `syntax_error.${language.ext}`),
+      'handler',
+      '{}',
+    );
+    expect(run.saidReady).toBe(false);
+    expect(errorOf(run).errorType).toBe('Runtime.UserCodeSyntaxError');
   });
 });

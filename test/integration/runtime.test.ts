@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalFunction } from '../../scripts/local-function.ts';
 import type { InvocationOutcome } from '../../scripts/local-runtime-api.ts';
 import { type CodeFiles, descendants, startFunction } from '../helpers/function-dir.ts';
@@ -304,6 +304,70 @@ describe('the invocation context', () => {
       }),
     );
     for (const entry of entries) expect(entry.timestamp).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+});
+
+describe('prestarted handlers (function mode)', () => {
+  const COUNTER = {
+    'function.sh': 'calls=0\nhandler() { calls=$((calls + 1)); printf \'%s %s\' "$$" "$calls"; }\n',
+  };
+
+  it('still give every invocation a fresh process: nothing of the previous one carries over', async () => {
+    const f = await fn(COUNTER, 'function.handler');
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(response((await f.invoke('{}')).outcome).toString());
+    const pids = answers.map((answer) => answer.split(' ')[0]);
+    expect(new Set(pids).size).toBe(3);
+    expect(answers.map((answer) => answer.split(' ')[1])).toEqual(['1', '1', '1']);
+  });
+
+  it('replace a waiting process that was killed, and serve the invocation', async () => {
+    const f = await fn(COUNTER, 'function.handler');
+    response((await f.invoke('{}')).outcome);
+    const waiting = await vi.waitFor(
+      () => {
+        const spare = descendants(f.runtimePid ?? 0).find((pid) => {
+          try {
+            return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('function-bash.sh');
+          } catch {
+            return false;
+          }
+        });
+        if (spare === undefined) throw new Error('no prestarted process yet');
+        return spare;
+      },
+      { timeout: 10_000, interval: 20 },
+    );
+    process.kill(waiting, 'SIGKILL');
+    const answer = response((await f.invoke('{}')).outcome).toString();
+    expect(answer).toMatch(/^\d+ 1$/);
+  });
+
+  it('hand over context values with shell syntax as plain text', async () => {
+    const f = await fn(MULTI, 'function.handler');
+    const hostile = '{"x":"$(echo pwned) `id` ; \' \\" && exit 3"}';
+    const body = response((await f.invoke('env', { clientContext: hostile })).outcome).toString();
+    expect(body.split('\n')).toContain(`LAMBDA_CLIENT_CONTEXT=${hostile}`);
+    expect(body).not.toContain('_SHLAMBDA_SPARE');
+  });
+
+  it('report a Python module that fails to import at init, as the managed runtime does', async () => {
+    const code = { 'app.py': 'import no_such_module\n\ndef handler(event, context):\n    return 1\n' };
+    const f = await fn(code, 'app.handler');
+    const { outcome } = await f.invoke('{}');
+    expect(outcome.kind).toBe('init-error');
+    expect(errorOf(outcome).errorType).toBe('Runtime.ImportModuleError');
+    expect(errorOf(outcome).errorMessage).toContain('no_such_module');
+  });
+
+  it('with SHLAMBDA_PRESTART=0, start each process on its event: the import error comes per invocation', async () => {
+    const code = { 'app.py': 'import no_such_module\n\ndef handler(event, context):\n    return 1\n' };
+    const f = await fn(code, 'app.handler', { env: { SHLAMBDA_PRESTART: '0' } });
+    for (let i = 0; i < 2; i++) {
+      const { outcome } = await f.invoke('{}');
+      expect(outcome.kind).toBe('error');
+      expect(errorOf(outcome).errorType).toBe('Runtime.ImportModuleError');
+    }
   });
 });
 

@@ -99,6 +99,7 @@ describe('loadConfig: defaults', () => {
       path: '/usr/local/bin:/usr/bin:/bin:/opt/bin',
       cgi: 'auto',
       binaryTypes: DEFAULT_BINARY_TYPES,
+      prestart: true,
     });
   });
 
@@ -225,5 +226,22 @@ describe('loadConfig: web handlers', () => {
     const error = configError({ ...BASE, SHLAMBDA_BINARY_TYPES: 'image/png,pdf' });
     expect(error.message).toContain('SHLAMBDA_BINARY_TYPES');
     expect(error.message).toContain('"pdf"');
+  });
+});
+
+describe('loadConfig: prestarted handlers', () => {
+  it.each([
+    [undefined, true],
+    ['', true],
+    ['1', true],
+    ['on', true],
+    ['0', false],
+    ['false', false],
+  ])('SHLAMBDA_PRESTART = %j gives %s', (value, expected) => {
+    expect(loadConfig({ ...BASE, SHLAMBDA_PRESTART: value }).prestart).toBe(expected);
+  });
+
+  it('refuses a SHLAMBDA_PRESTART that is not on or off, naming it', () => {
+    expect(configError({ ...BASE, SHLAMBDA_PRESTART: 'later' }).message).toContain('SHLAMBDA_PRESTART');
   });
 });
