@@ -104,13 +104,13 @@ type Row = { contender: ContenderName; language: HandlerLanguage; event: EventNa
 function printTable(rows: Row[]): void {
   const f = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 2 : 1) : '-');
   console.log(
-    '| runtime | handler | event | latency p50 / p90 / p99 ms | billed p50 / p90 ms | invocations/s | cold start ms | init ms | RSS MiB |',
+    '| runtime | handler | event | latency p50 / p90 / p99 ms | billed p50 / p90 ms | invocations/s | cold start ms | init ms | runtime RSS MiB | with handler MiB |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(
       `| ${r.contender} | ${r.language} | ${r.event} | ${f(r.latency.p50)} / ${f(r.latency.p90)} / ${f(r.latency.p99)} | ` +
-        `${f(r.billed.p50)} / ${f(r.billed.p90)} | ${f(r.perSecond)} | ${f(r.coldMs)} | ${f(r.initMs)} | ${f(r.rssMiB)} |`,
+        `${f(r.billed.p50)} / ${f(r.billed.p90)} | ${f(r.perSecond)} | ${f(r.coldMs)} | ${f(r.initMs)} | ${f(r.rssMiB)} | ${f(r.treeRssMiB)} |`,
     );
   }
 }
@@ -118,7 +118,7 @@ function printTable(rows: Row[]): void {
 /** The issue's targets: shlambda as a ratio of the tutorial-style bootstrap in the same run. */
 function printTargets(rows: Row[]): void {
   console.log(
-    '\n| handler | event | latency p50 ratio (<= 0.10) | billed p50 ratio (<= 0.15) | cold start ratio (<= 1.0) | shlambda RSS MiB (<= 60) |',
+    '\n| handler | event | latency p50 ratio (<= 0.10) | billed p50 ratio (<= 0.15) | cold start ratio (<= 1.0) | shlambda runtime RSS MiB (<= 60) |',
   );
   console.log('|---|---|---|---|---|---|');
   for (const s of rows.filter((r) => r.contender === 'shlambda')) {

@@ -20,6 +20,7 @@ export interface Summary {
   coldMs: number;
   initMs: number;
   rssMiB: number;
+  treeRssMiB: number;
   trials: number;
   invocations: number;
 }
@@ -51,6 +52,11 @@ export function summarize(trials: readonly TrialSamples[]): Summary {
     rssMiB:
       quantile(
         trials.map((t) => t.rssKiB),
+        0.5,
+      ) / 1024,
+    treeRssMiB:
+      quantile(
+        trials.map((t) => t.treeRssKiB),
         0.5,
       ) / 1024,
     trials: trials.length,

@@ -16,8 +16,11 @@ export interface TrialSamples {
   billedMs: number[];
   /** Warm invocations per second, one after another. */
   perSecond: number;
-  /** Resident memory of the runtime's whole process tree while it waits for an event, KiB. */
+  /** Resident memory of the runtime while it waits for an event, KiB: the started process and its
+   *  children (shlambda's bootstrap and node; the tutorial's bash and its curl), not their children. */
   rssKiB: number;
+  /** The same for the whole process tree, with any handler process prepared for the next event. */
+  treeRssKiB: number;
 }
 
 /** Runs one trial; throws when the runtime answers anything but a response equal to the event. */
@@ -60,7 +63,8 @@ export async function runTrial(
       billedMs.push((await arrival(api, nextArrivals, k + 1)) - t0);
     }
     const perSecond = warmInvocations / ((performance.now() - warmStart) / 1000);
-    return { initMs, coldMs, latencyMs, billedMs, perSecond, rssKiB: treeRssKiB(child.pid ?? 0) };
+    const rss = rssByDepth(child.pid ?? 0);
+    return { initMs, coldMs, latencyMs, billedMs, perSecond, rssKiB: rss.runtime, treeRssKiB: rss.tree };
   } finally {
     if (child.pid) {
       try {
@@ -100,21 +104,24 @@ function check(outcome: Awaited<ReturnType<LocalRuntimeApi['invoke']>>, event: B
   }
 }
 
-function treeRssKiB(pid: number): number {
-  let total = 0;
-  const visit = (p: number): void => {
+/** RSS of the process tree under `pid`: the top two levels (the runtime) and the whole tree, KiB. */
+function rssByDepth(pid: number): { runtime: number; tree: number } {
+  const total = { runtime: 0, tree: 0 };
+  const visit = (p: number, depth: number): void => {
     try {
-      total += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+      const kib = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+      total.tree += kib;
+      if (depth <= 1) total.runtime += kib;
       for (const child of fs
         .readFileSync(`/proc/${p}/task/${p}/children`, 'utf8')
         .split(' ')
         .filter(Boolean)) {
-        visit(Number(child));
+        visit(Number(child), depth + 1);
       }
     } catch {
       // the process ended meanwhile
     }
   };
-  visit(pid);
+  visit(pid, 0);
   return total;
 }

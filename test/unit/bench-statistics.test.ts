@@ -21,17 +21,30 @@ describe('quantile', () => {
 
 describe('summarize', () => {
   it('pools warm samples across trials and takes medians of the per-trial figures', () => {
-    const summary = summarize([
-      { initMs: 10, coldMs: 30, latencyMs: [1, 2], billedMs: [2, 3], perSecond: 100, rssKiB: 1024 * 50 },
-      { initMs: 20, coldMs: 50, latencyMs: [3, 4], billedMs: [4, 5], perSecond: 200, rssKiB: 1024 * 70 },
-      { initMs: 30, coldMs: 40, latencyMs: [5], billedMs: [6], perSecond: 300, rssKiB: 1024 * 60 },
-    ]);
+    // One trial per row: init, cold, latencies, billed, invocations/s, runtime RSS (MiB); the tree is 4 MiB more.
+    const rows: [number, number, number[], number[], number, number][] = [
+      [10, 30, [1, 2], [2, 3], 100, 50],
+      [20, 50, [3, 4], [4, 5], 200, 70],
+      [30, 40, [5], [6], 300, 60],
+    ];
+    const summary = summarize(
+      rows.map(([initMs, coldMs, latencyMs, billedMs, perSecond, rssMiB]) => ({
+        initMs,
+        coldMs,
+        latencyMs,
+        billedMs,
+        perSecond,
+        rssKiB: rssMiB * 1024,
+        treeRssKiB: (rssMiB + 4) * 1024,
+      })),
+    );
     expect(summary.latency.p50).toBe(3);
     expect(summary.billed.p50).toBe(4);
     expect(summary.coldMs).toBe(40);
     expect(summary.initMs).toBe(20);
     expect(summary.perSecond).toBe(200);
     expect(summary.rssMiB).toBe(60);
+    expect(summary.treeRssMiB).toBe(64);
     expect(summary).toMatchObject({ trials: 3, invocations: 5 });
   });
 });
