@@ -339,6 +339,13 @@ describe('prestarted handlers (function mode)', () => {
       { timeout: 10_000, interval: 20 },
     );
     process.kill(waiting, 'SIGKILL');
+    // Once the runtime has reaped it (its /proc entry is gone), the runtime knows it is dead.
+    await vi.waitFor(
+      () => {
+        if (fs.existsSync(`/proc/${waiting}`)) throw new Error('not reaped yet');
+      },
+      { timeout: 10_000, interval: 5 },
+    );
     const answer = response((await f.invoke('{}')).outcome).toString();
     expect(answer).toMatch(/^\d+ 1$/);
   });
