@@ -16,6 +16,8 @@ export function quantile(values: readonly number[], q: number): number {
 export interface Summary {
   latency: { p50: number; p90: number; p99: number };
   billed: { p50: number; p90: number; p99: number };
+  spacedLatency: { p50: number; p90: number; p99: number };
+  spacedBilled: { p50: number; p90: number; p99: number };
   perSecond: number;
   coldMs: number;
   initMs: number;
@@ -37,6 +39,8 @@ export function summarize(trials: readonly TrialSamples[]): Summary {
   return {
     latency: spread(latency),
     billed: spread(billed),
+    spacedLatency: spread(trials.flatMap((t) => t.spacedLatencyMs)),
+    spacedBilled: spread(trials.flatMap((t) => t.spacedBilledMs)),
     perSecond: quantile(
       trials.map((t) => t.perSecond),
       0.5,

@@ -10,10 +10,13 @@ export interface TrialSamples {
   initMs: number;
   /** Spawn to the first answer, with the event queued before the spawn. */
   coldMs: number;
-  /** Invoke to answer, per warm invocation. */
+  /** Invoke to answer, per warm invocation, each sent the moment the runtime asks (back to back). */
   latencyMs: number[];
   /** Invoke to the runtime's next GET /next: what Lambda bills. */
   billedMs: number[];
+  /** The same for warm invocations sent {@link SPACED_GAP_MS} after the runtime asked (sporadic traffic). */
+  spacedLatencyMs: number[];
+  spacedBilledMs: number[];
   /** Warm invocations per second, one after another. */
   perSecond: number;
   /** Resident memory of the runtime while it waits for an event, KiB: the started process and its
@@ -23,11 +26,15 @@ export interface TrialSamples {
   treeRssKiB: number;
 }
 
+/** How long a spaced invocation waits after the runtime's GET /next: enough for any interpreter to start. */
+export const SPACED_GAP_MS = 50;
+
 /** Runs one trial; throws when the runtime answers anything but a response equal to the event. */
 export async function runTrial(
   launch: LaunchSpec,
   event: Buffer,
   warmInvocations: number,
+  spacedInvocations = 0,
 ): Promise<TrialSamples> {
   const api = await LocalRuntimeApi.start();
   const nextArrivals: NextArrival[] = [];
@@ -53,18 +60,35 @@ export async function runTrial(
     // and arrival k + 1 is the runtime asking for more, where Lambda stops billing invocation k.
     const latencyMs: number[] = [];
     const billedMs: number[] = [];
-    const warmStart = performance.now();
-    for (let k = 1; k <= warmInvocations; k++) {
+    const spacedLatencyMs: number[] = [];
+    const spacedBilledMs: number[] = [];
+    const invokeWarm = async (k: number, gapMs: number, latency: number[], billed: number[]) => {
       await arrival(api, nextArrivals, k); // parked: nothing of the previous invocation is measured here
+      if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
       const t0 = performance.now();
       const outcome = await api.invoke(event, { timeoutMs: 60_000 });
-      latencyMs.push(performance.now() - t0);
+      latency.push(performance.now() - t0);
       check(outcome, event, stderr);
-      billedMs.push((await arrival(api, nextArrivals, k + 1)) - t0);
-    }
+      billed.push((await arrival(api, nextArrivals, k + 1)) - t0);
+    };
+    const warmStart = performance.now();
+    for (let k = 1; k <= warmInvocations; k++) await invokeWarm(k, 0, latencyMs, billedMs);
     const perSecond = warmInvocations / ((performance.now() - warmStart) / 1000);
+    for (let k = warmInvocations + 1; k <= warmInvocations + spacedInvocations; k++) {
+      await invokeWarm(k, SPACED_GAP_MS, spacedLatencyMs, spacedBilledMs);
+    }
     const rss = rssByDepth(child.pid ?? 0);
-    return { initMs, coldMs, latencyMs, billedMs, perSecond, rssKiB: rss.runtime, treeRssKiB: rss.tree };
+    return {
+      initMs,
+      coldMs,
+      latencyMs,
+      billedMs,
+      spacedLatencyMs,
+      spacedBilledMs,
+      perSecond,
+      rssKiB: rss.runtime,
+      treeRssKiB: rss.tree,
+    };
   } finally {
     if (child.pid) {
       try {

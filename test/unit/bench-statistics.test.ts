@@ -33,6 +33,9 @@ describe('summarize', () => {
         coldMs,
         latencyMs,
         billedMs,
+        // Spaced samples are pooled apart from the back-to-back ones.
+        spacedLatencyMs: latencyMs.map((ms) => ms / 10),
+        spacedBilledMs: [],
         perSecond,
         rssKiB: rssMiB * 1024,
         treeRssKiB: (rssMiB + 4) * 1024,
@@ -40,6 +43,8 @@ describe('summarize', () => {
     );
     expect(summary.latency.p50).toBe(3);
     expect(summary.billed.p50).toBe(4);
+    expect(summary.spacedLatency.p50).toBe(0.3);
+    expect(summary.spacedBilled.p50).toBeNaN();
     expect(summary.coldMs).toBe(40);
     expect(summary.initMs).toBe(20);
     expect(summary.perSecond).toBe(200);
