@@ -91,23 +91,6 @@ export function runHandlerProcess(options: RunOptions): Promise<RunResult> {
  * limit and forwarding stderr from the first byte. No deadline applies until `setDeadline`.
  */
 export function startHandlerProcess(options: StartOptions): HandlerProcess {
-  const limit = options.responseLimit ?? RESPONSE_LIMIT_BYTES;
-  // Durations count from the deadline being set: a prestarted handler's wait is not its run time.
-  let started = performance.now();
-  const stderr = new LineSplitter();
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  let stopSignal: NodeJS.Signals | undefined;
-  let exit: { code: number | null; signal: NodeJS.Signals | null; durationMs: number } | undefined;
-  let openStreams = 2;
-  let settled = false;
-  let failedToStart = false;
-  const timers: NodeJS.Timeout[] = [];
-  let resolveResult: (result: RunResult) => void = () => {};
-  const result = new Promise<RunResult>((resolve) => {
-    resolveResult = resolve;
-  });
-
   const child = spawn(options.command, options.args, {
     cwd: options.cwd,
     env: options.env,
@@ -120,11 +103,88 @@ export function startHandlerProcess(options: StartOptions): HandlerProcess {
     const stream = child.stdio[index + 3];
     if (fd === 'pipe' && stream) sockets.set(index + 3, stream as never);
   });
+  const supervision = superviseHandler({
+    stdout: child.stdout,
+    stderr: child.stderr,
+    pid: () => child.pid,
+    responseLimit: options.responseLimit,
+    onStderrLines: options.onStderrLines,
+    onSettled: () => {
+      for (const socket of sockets.values()) socket.destroy();
+    },
+  });
+  child.on('error', (error) => {
+    // Spawn failed (ENOENT, EACCES, E2BIG...): no process, no exit event will follow.
+    supervision.failedToStart(
+      new SpawnError(
+        `Could not start ${options.command}: ${(error as NodeJS.ErrnoException).code ?? error.message}`,
+      ),
+    );
+  });
+  // A handler that closes its end early must not crash the runtime with EPIPE.
+  for (const socket of sockets.values()) socket.on('error', () => {});
+  child.on('exit', (code, signal) => supervision.processExited(code, signal));
+  const { handle } = supervision;
+  return {
+    result: handle.result,
+    sockets,
+    // A getter, not a copy: a spread would freeze the value it has now.
+    get exited() {
+      return handle.exited;
+    },
+    setDeadline: (deadline) => handle.setDeadline(deadline),
+    kill: () => handle.kill(),
+  };
+}
+
+export interface SupervisionOptions {
+  stdout: NodeJS.ReadableStream & { destroy(): void } | null;
+  stderr: NodeJS.ReadableStream & { destroy(): void } | null;
+  /** The process (and process group) id, once known. */
+  pid: () => number | undefined;
+  responseLimit?: number | undefined;
+  onStderrLines: (lines: string[]) => void;
+  /** Called once, when the result is settled. */
+  onSettled?: () => void;
+}
+
+/** Watches a handler process whose output streams the runtime holds, whoever started it. */
+export interface Supervision {
+  handle: Omit<HandlerProcess, 'sockets'>;
+  /** The main process ended: its group is killed and the output drained. */
+  processExited(code: number | null, signal: NodeJS.Signals | null): void;
+  /** There is no process: the result is this error. */
+  failedToStart(error: Error): void;
+}
+
+/**
+ * The supervision every handler process gets: stdout counted against the limit as it arrives, stderr
+ * forwarded line by line, the group killed when the main process exits (nothing of an invocation runs
+ * on), the TERM-then-KILL timers once a deadline is set, and one result naming what happened.
+ */
+export function superviseHandler(options: SupervisionOptions): Supervision {
+  const limit = options.responseLimit ?? RESPONSE_LIMIT_BYTES;
+  // Durations count from the deadline being set: a prestarted handler's wait is not its run time.
+  let started = performance.now();
+  const stderr = new LineSplitter();
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  let stopSignal: NodeJS.Signals | undefined;
+  let exit: { code: number | null; signal: NodeJS.Signals | null; durationMs: number } | undefined;
+  let openStreams = 2;
+  let settled = false;
+  let failed = false;
+  const timers: NodeJS.Timeout[] = [];
+  let resolveResult: (result: RunResult) => void = () => {};
+  const result = new Promise<RunResult>((resolve) => {
+    resolveResult = resolve;
+  });
 
   const killGroup = (signal: NodeJS.Signals): void => {
-    if (child.pid === undefined) return;
+    const pid = options.pid();
+    if (pid === undefined) return;
     try {
-      process.kill(-child.pid, signal);
+      process.kill(-pid, signal);
     } catch {
       // ESRCH: the group is already gone.
     }
@@ -133,80 +193,77 @@ export function startHandlerProcess(options: StartOptions): HandlerProcess {
   const settle = (outcomeOfRun: RunResult): void => {
     settled = true;
     for (const timer of timers) clearTimeout(timer);
-    for (const socket of sockets.values()) socket.destroy();
+    options.onSettled?.();
     resolveResult(outcomeOfRun);
   };
 
   const finish = (): void => {
     if (settled || !exit) return;
-    child.stdout?.destroy();
-    child.stderr?.destroy();
+    options.stdout?.destroy();
+    options.stderr?.destroy();
     options.onStderrLines(stderr.flush());
     settle(outcome(exit, stopSignal, chunks, bytes, limit, stderr.tail()));
   };
 
-  child.on('error', (error) => {
-    // Spawn failed (ENOENT, EACCES, E2BIG...): no process, no exit event will follow.
-    if (settled) return;
-    failedToStart = true;
-    settle({
-      ok: false,
-      error: new SpawnError(
-        `Could not start ${options.command}: ${(error as NodeJS.ErrnoException).code ?? error.message}`,
-      ),
-    });
-  });
-  // A handler that closes its end early must not crash the runtime with EPIPE.
-  for (const socket of sockets.values()) socket.on('error', () => {});
-
-  child.stdout?.on('data', (chunk: Buffer) => {
+  options.stdout?.on('data', (chunk: Buffer) => {
     bytes += chunk.length;
     // Past the limit the response is lost anyway: keep counting, stop holding memory.
     if (bytes <= limit) chunks.push(chunk);
     else chunks.length = 0;
   });
-  child.stderr?.on('data', (chunk: Buffer) => options.onStderrLines(stderr.push(chunk)));
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.on('close', () => {
+  options.stderr?.on('data', (chunk: Buffer) => options.onStderrLines(stderr.push(chunk)));
+  for (const stream of [options.stdout, options.stderr]) {
+    if (!stream) {
+      openStreams--;
+      continue;
+    }
+    stream.on('error', () => {});
+    stream.on('close', () => {
       openStreams--;
       if (openStreams === 0) finish();
     });
   }
 
-  child.on('exit', (code, signal) => {
-    exit = { code, signal, durationMs: Math.round(performance.now() - started) };
-    // The main process is done: whatever it left behind in its group goes now, so that nothing of
-    // this invocation runs on and the pipes it holds reach EOF.
-    killGroup('SIGKILL');
-    if (openStreams === 0) finish();
-    else timers.push(setTimeout(finish, DRAIN_CAP_MS));
-  });
-
   return {
-    result,
-    sockets,
-    get exited() {
-      return exit !== undefined || failedToStart;
+    handle: {
+      result,
+      get exited() {
+        return exit !== undefined || failed;
+      },
+      setDeadline(deadline: Deadline): void {
+        if (settled) return;
+        started = performance.now();
+        const termInMs = Math.max(0, deadline.deadlineMs - deadline.timeoutMarginMs - Date.now());
+        timers.push(
+          setTimeout(() => {
+            stopSignal = 'SIGTERM';
+            killGroup('SIGTERM');
+            timers.push(
+              setTimeout(() => {
+                stopSignal = 'SIGKILL';
+                killGroup('SIGKILL');
+              }, deadline.killGraceMs),
+            );
+          }, termInMs),
+        );
+      },
+      kill(): void {
+        killGroup('SIGKILL');
+      },
     },
-    setDeadline(deadline: Deadline): void {
-      if (settled) return;
-      started = performance.now();
-      const termInMs = Math.max(0, deadline.deadlineMs - deadline.timeoutMarginMs - Date.now());
-      timers.push(
-        setTimeout(() => {
-          stopSignal = 'SIGTERM';
-          killGroup('SIGTERM');
-          timers.push(
-            setTimeout(() => {
-              stopSignal = 'SIGKILL';
-              killGroup('SIGKILL');
-            }, deadline.killGraceMs),
-          );
-        }, termInMs),
-      );
-    },
-    kill(): void {
+    processExited(code, signal): void {
+      if (exit || settled) return;
+      exit = { code, signal, durationMs: Math.round(performance.now() - started) };
+      // The main process is done: whatever it left behind in its group goes now, so that nothing of
+      // this invocation runs on and the pipes it holds reach EOF.
       killGroup('SIGKILL');
+      if (openStreams === 0) finish();
+      else timers.push(setTimeout(finish, DRAIN_CAP_MS));
+    },
+    failedToStart(error): void {
+      if (settled) return;
+      failed = true;
+      settle({ ok: false, error });
     },
   };
 }
