@@ -11,7 +11,7 @@ import {
 } from './errors.ts';
 import type { ResolvedHandler } from './handler-resolver.ts';
 import { HandlerReportedError, type RunResult, runHandlerProcess } from './process-supervisor.ts';
-import type { SpareProcess } from './spare-process.ts';
+import type { PreparedHandler } from './spare-process.ts';
 
 export interface FunctionCheckOptions {
   taskRoot: string;
@@ -122,7 +122,7 @@ async function bashFunctions(
  */
 export async function checkSpareLoaded(
   handler: ResolvedHandler,
-  spare: SpareProcess,
+  spare: PreparedHandler,
   options: FunctionCheckOptions,
 ): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

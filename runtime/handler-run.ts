@@ -1,12 +1,14 @@
 /** Runs the resolved handler for one invocation: on a prestarted process, or on one started for it. */
 
 import fs from 'node:fs';
+import path from 'node:path';
+import { BashZygote } from './bash-zygote.ts';
 import { openEventFile } from './event-file.ts';
 import { invocationVariables } from './invocation-env.ts';
 import type { LoopContext } from './invocation-loop.ts';
 import { type RunResult, runHandlerProcess } from './process-supervisor.ts';
 import type { Invocation } from './runtime-api-client.ts';
-import { SpareProcess } from './spare-process.ts';
+import { type PreparedHandler, SpareProcess } from './spare-process.ts';
 
 /**
  * Writes `stdin` to an event file, runs the handler on it under the invocation's deadline with its
@@ -47,12 +49,36 @@ export function usesSpares(context: Pick<LoopContext, 'config' | 'handler'>): bo
   return context.config.prestart && context.handler.mode === 'function' && !context.handler.cgi;
 }
 
-/** Starts a handler process that loads the function file and waits for an invocation. */
-export function startSpare(
-  context: Pick<LoopContext, 'config' | 'handler' | 'logger' | 'baseEnv'>,
-  slot: number,
-): SpareProcess {
+type SpareContext = Pick<LoopContext, 'config' | 'handler' | 'logger' | 'baseEnv' | 'zygotes'>;
+
+/**
+ * Prepares the process for a slot's next invocation: for bash, a fork of the slot's zygote (a new
+ * zygote when the last one is used up); for the other languages, a new interpreter that loads the file.
+ */
+export function startSpare(context: SpareContext, slot: number): PreparedHandler {
   const { config, handler, logger } = context;
+  if (handler.language?.name === 'bash' && handler.method) {
+    let zygote = context.zygotes.get(slot);
+    let child = zygote?.take();
+    if (!child) {
+      zygote = new BashZygote({
+        bash: handler.command,
+        // The bash shim's directory holds the zygote script too.
+        script: path.join(path.dirname(handler.args[0] ?? ''), 'zygote-bash.sh'),
+        file: handler.file,
+        method: handler.method,
+        cwd: config.taskRoot,
+        env: context.baseEnv,
+        tmpDir: config.tmpDir,
+        slot,
+        onStderrLines: (lines, requestId) => logger.handlerLines(requestId, lines),
+      });
+      context.zygotes.set(slot, zygote);
+      child = zygote.take();
+    }
+    if (!child) throw new Error('the new bash zygote gave no process');
+    return child;
+  }
   return new SpareProcess({
     command: handler.command,
     args: handler.args,
@@ -72,7 +98,7 @@ export function runOnSpare(
   context: LoopContext,
   slot: number,
   invocation: Invocation,
-  spare: SpareProcess,
+  spare: PreparedHandler,
 ): Promise<RunResult> {
   let process = spare;
   if (process.exited) {

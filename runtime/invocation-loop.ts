@@ -1,5 +1,6 @@
 /** The invocation loop: wait for an event, run the handler, post its answer, forever. */
 
+import type { BashZygote } from './bash-zygote.ts';
 import type { RuntimeConfig } from './config.ts';
 import { InternalError, toErrorPayload } from './errors.ts';
 import type { ResolvedHandler } from './handler-resolver.ts';
@@ -8,7 +9,7 @@ import { invocationEnv } from './invocation-env.ts';
 import type { Logger } from './logger.ts';
 import type { RunResult } from './process-supervisor.ts';
 import type { Invocation, RuntimeApiClient } from './runtime-api-client.ts';
-import type { SpareProcess } from './spare-process.ts';
+import type { PreparedHandler } from './spare-process.ts';
 
 export interface LoopContext {
   config: RuntimeConfig;
@@ -16,6 +17,8 @@ export interface LoopContext {
   handler: ResolvedHandler;
   logger: Logger;
   baseEnv: NodeJS.ProcessEnv;
+  /** Bash function mode: each slot's zygote, which forks the processes of its invocations. */
+  zygotes: Map<number, BashZygote>;
 }
 
 /**
@@ -29,7 +32,7 @@ export interface LoopContext {
 export async function runInvocationLoop(
   context: LoopContext,
   slot: number,
-  firstSpare?: SpareProcess,
+  firstSpare?: PreparedHandler,
 ): Promise<never> {
   let spare = firstSpare;
   for (;;) {
@@ -41,7 +44,7 @@ export async function runInvocationLoop(
   }
 }
 
-function prepareSpare(context: LoopContext, slot: number): SpareProcess | undefined {
+function prepareSpare(context: LoopContext, slot: number): PreparedHandler | undefined {
   if (!usesSpares(context)) return undefined;
   try {
     return startSpare(context, slot);
@@ -57,7 +60,7 @@ export async function serveInvocation(
   context: LoopContext,
   slot: number,
   invocation: Invocation,
-  spare?: SpareProcess,
+  spare?: PreparedHandler,
 ): Promise<void> {
   const { client, logger } = context;
   const result = await runSafely(context, slot, invocation, spare);
@@ -90,7 +93,7 @@ async function runSafely(
   context: LoopContext,
   slot: number,
   invocation: Invocation,
-  spare: SpareProcess | undefined,
+  spare: PreparedHandler | undefined,
 ): Promise<RunResult> {
   try {
     if (spare) return await runOnSpare(context, slot, invocation, spare);

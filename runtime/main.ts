@@ -1,5 +1,6 @@
 /** The runtime's entry point: load the configuration, resolve the handler or report why not, run the loop. */
 
+import type { BashZygote } from './bash-zygote.ts';
 import { loadConfig, type RuntimeConfig } from './config.ts';
 import { toErrorPayload } from './errors.ts';
 import { checkFunctionDefined, checkSpareLoaded } from './function-check.ts';
@@ -9,7 +10,7 @@ import { baseHandlerEnv } from './invocation-env.ts';
 import { runInvocationLoop } from './invocation-loop.ts';
 import { createLogger } from './logger.ts';
 import { RuntimeApiClient } from './runtime-api-client.ts';
-import type { SpareProcess } from './spare-process.ts';
+import type { PreparedHandler } from './spare-process.ts';
 import { RUNTIME_VERSION } from './version.ts';
 
 /** Loading a handler file at init gets this long; Lambda allows 10 s for all of init. */
@@ -28,8 +29,9 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logFormat, config.logLevel);
   const client = new RuntimeApiClient(config.runtimeApi, config.concurrency, `shlambda/${RUNTIME_VERSION}`);
   const baseEnv = baseHandlerEnv(process.env);
+  const zygotes = new Map<number, BashZygote>();
   let handler: ReturnType<typeof resolveHandler>;
-  const firstSpares: SpareProcess[] = [];
+  const firstSpares: PreparedHandler[] = [];
   try {
     handler = resolveHandler({
       handler: config.handler,
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
     });
     const checkOptions = { taskRoot: config.taskRoot, env: baseEnv, timeoutMs: INIT_CHECK_TIMEOUT_MS };
     const spares = usesSpares({ config, handler })
-      ? startFirstSpares({ config, handler, logger, baseEnv })
+      ? startFirstSpares({ config, handler, logger, baseEnv, zygotes })
       : [];
     firstSpares.push(...spares);
     // The first prestarted process is the check; bash's throwaway check runs only if it fails to load.
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
     }
   } catch (error) {
     for (const spare of firstSpares) spare.discard();
+    for (const zygote of zygotes.values()) zygote.discard();
     await failInit(config.runtimeApi, error);
     return;
   }
@@ -66,7 +69,7 @@ async function main(): Promise<void> {
     logger.log('ERROR', `shlambda internal error: ${error.stack ?? error}`),
   );
 
-  const context = { config, client, handler, logger, baseEnv };
+  const context = { config, client, handler, logger, baseEnv, zygotes };
   try {
     await Promise.all(
       Array.from({ length: config.concurrency }, (_, slot) =>
@@ -86,8 +89,8 @@ async function main(): Promise<void> {
  * One prestarted process per concurrent loop. When they cannot be started (no room in the temporary
  * directory, say), invocations start their own processes and report the cause each time.
  */
-function startFirstSpares(context: Parameters<typeof startSpare>[0]): SpareProcess[] {
-  const spares: SpareProcess[] = [];
+function startFirstSpares(context: Parameters<typeof startSpare>[0]): PreparedHandler[] {
+  const spares: PreparedHandler[] = [];
   try {
     for (let slot = 0; slot < context.config.concurrency; slot++) spares.push(startSpare(context, slot));
     return spares;

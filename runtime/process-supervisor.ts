@@ -138,8 +138,8 @@ export function startHandlerProcess(options: StartOptions): HandlerProcess {
 }
 
 export interface SupervisionOptions {
-  stdout: NodeJS.ReadableStream & { destroy(): void } | null;
-  stderr: NodeJS.ReadableStream & { destroy(): void } | null;
+  stdout: (NodeJS.ReadableStream & { destroy(): void }) | null;
+  stderr: (NodeJS.ReadableStream & { destroy(): void }) | null;
   /** The process (and process group) id, once known. */
   pid: () => number | undefined;
   responseLimit?: number | undefined;
@@ -153,7 +153,7 @@ export interface Supervision {
   handle: Omit<HandlerProcess, 'sockets'>;
   /** The main process ended: its group is killed and the output drained. */
   processExited(code: number | null, signal: NodeJS.Signals | null): void;
-  /** There is no process: the result is this error. */
+  /** There is no process, or it did not run the handler: the result is this error. */
   failedToStart(error: Error): void;
 }
 
@@ -263,6 +263,8 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
     failedToStart(error): void {
       if (settled) return;
       failed = true;
+      options.stdout?.destroy();
+      options.stderr?.destroy();
       settle({ ok: false, error });
     },
   };

@@ -13,6 +13,7 @@
  */
 
 import fs from 'node:fs';
+import { InternalError } from './errors.ts';
 import { fillEventFile, openEventFile } from './event-file.ts';
 import {
   type Deadline,
@@ -22,6 +23,25 @@ import {
 } from './process-supervisor.ts';
 
 export const SPARE_VARIABLE = '_SHLAMBDA_SPARE';
+
+/** A handler process made ready before its invocation, whatever made it. */
+export interface PreparedHandler {
+  /** True once the handler file is loaded; false when that failed. */
+  readonly ready: Promise<boolean>;
+  /** Whether it has already ended: it can no longer serve an invocation. */
+  readonly exited: boolean;
+  /** Its outcome, whether or not it was activated (for init errors). */
+  readonly result: Promise<RunResult>;
+  /** Hands it the invocation; the deadline applies from now. Once only. */
+  activate(
+    requestId: string,
+    event: Buffer,
+    variables: Record<string, string>,
+    deadline: Deadline,
+  ): Promise<RunResult>;
+  /** Ends it unused, with its process group. */
+  discard(): void;
+}
 const READY = 0x52; // 'R'
 
 export interface SpareOptions {
@@ -37,7 +57,7 @@ export interface SpareOptions {
   onStderrLines: (lines: string[], requestId: string | undefined) => void;
 }
 
-export class SpareProcess {
+export class SpareProcess implements PreparedHandler {
   /** True once the shim said it loaded the file; false when the process ended first. */
   readonly ready: Promise<boolean>;
   private readonly handler: HandlerProcess;
@@ -103,7 +123,15 @@ export class SpareProcess {
     control.write('G');
     control.end();
     this.handler.setDeadline(deadline);
-    return this.handler.result;
+    // These shims answer at least `null`: a clean exit with no output means the go never reached it.
+    return this.handler.result.then((result) =>
+      result.ok && result.bytes === 0
+        ? {
+            ok: false,
+            error: new InternalError('the prestarted handler process ended before it took the invocation'),
+          }
+        : result,
+    );
   }
 
   /** Ends an unused process and its group. */

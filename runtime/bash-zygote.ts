@@ -1,0 +1,283 @@
+/**
+ * Bash function mode's process factory: one bash that has loaded the handler file and forks a process
+ * per invocation (`layer/shlambda/zygote-bash.sh` has the protocol). A fork of that small shell replaces
+ * a spawn from the runtime's Node.js (~1.5 ms of billed time per invocation, see the README); each
+ * zygote serves {@link ZYGOTE_SETS} invocations, then a new one is started.
+ */
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import { HandlerLoadError, InternalError } from './errors.ts';
+import { fillEventFile, openEventFile } from './event-file.ts';
+import { LineSplitter } from './logger.ts';
+import { type Deadline, type RunResult, type Supervision, superviseHandler } from './process-supervisor.ts';
+import { contextLines, type PreparedHandler } from './spare-process.ts';
+
+/** Invocations per zygote: each needs five descriptors in the runtime, and a new zygote costs a spawn. */
+export const ZYGOTE_SETS = 16;
+/** Descriptors per set, from fd 4 on: event file, context file, stdout, stderr, go socket. */
+const SET_SIZE = 5;
+
+export interface ZygoteOptions {
+  bash: string;
+  /** Path of zygote-bash.sh. */
+  script: string;
+  file: string;
+  method: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  tmpDir: string;
+  slot: number;
+  onStderrLines: (lines: string[], requestId: string | undefined) => void;
+}
+
+/** How long an exit status above 128 waits for the process's own report of it. */
+const REPORT_WAIT_MS = 50;
+
+const SIGNAL_NAMES = new Map(Object.entries(os.constants.signals).map(([name, number]) => [number, name]));
+
+export class BashZygote {
+  /** True once the file is loaded and the function found; false when the zygote ended first. */
+  readonly ready: Promise<boolean>;
+  private readonly child: ChildProcess;
+  private readonly children: ZygoteChild[] = [];
+  private taken = 0;
+  private ended = false;
+
+  constructor(options: ZygoteOptions) {
+    const files: number[] = [];
+    try {
+      for (let set = 0; set < ZYGOTE_SETS; set++) {
+        files.push(openEventFile(options.tmpDir, `${options.slot}-z${set}`, Buffer.alloc(0)));
+        files.push(openEventFile(options.tmpDir, `${options.slot}-z${set}-context`, Buffer.alloc(0)));
+      }
+    } catch (error) {
+      for (const fd of files) fs.closeSync(fd);
+      throw error;
+    }
+    const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'ignore', 'pipe', 'pipe'];
+    for (let set = 0; set < ZYGOTE_SETS; set++) {
+      stdio.push(files[2 * set] as number, files[2 * set + 1] as number, 'pipe', 'pipe', 'pipe');
+    }
+    this.child = spawn(options.bash, [options.script, options.file, options.method, String(ZYGOTE_SETS)], {
+      cwd: options.cwd,
+      env: options.env,
+      stdio,
+      // Its own session: the zygote and the processes it forks never share the runtime's group.
+      detached: true,
+    });
+    let resolveReady: (ready: boolean) => void = () => {};
+    this.ready = new Promise((resolve) => {
+      resolveReady = resolve;
+    });
+    for (let set = 0; set < ZYGOTE_SETS; set++) {
+      const at = 4 + SET_SIZE * set;
+      this.children.push(
+        new ZygoteChild(
+          files[2 * set] as number,
+          files[2 * set + 1] as number,
+          this.child.stdio[at + 2] as never,
+          this.child.stdio[at + 3] as never,
+          this.child.stdio[at + 4] as never,
+          this.ready,
+          options.onStderrLines,
+        ),
+      );
+    }
+
+    // The zygote's own stderr: what the file's top level printed.
+    const log = new LineSplitter();
+    this.child.stderr?.on('data', (chunk: Buffer) => options.onStderrLines(log.push(chunk), undefined));
+    this.child.stderr?.on('error', () => {});
+    const control = this.child.stdio[3] as NodeJS.ReadableStream | null;
+    const lines = new LineSplitter();
+    control?.on('error', () => {});
+    control?.on('data', (chunk: Buffer) => {
+      for (const line of lines.push(chunk)) {
+        const [kind, set, value] = line.split(' ');
+        const child = this.children[Number(set)];
+        if (kind === 'R') resolveReady(true);
+        else if (kind === 'P') child?.forked(Number(value));
+        else if (kind === 'X') child?.ended(Number(value));
+      }
+    });
+    this.child.on('error', (error) =>
+      this.zygoteEnded(`could not start ${options.bash}: ${error.message}`, log),
+    );
+    this.child.on('exit', (code, signal) => {
+      resolveReady(false);
+      this.zygoteEnded(signal ? `was killed by ${signal}` : `exited with code ${code}`, log);
+    });
+  }
+
+  /** The process for the next invocation: forked, or about to be; undefined once this zygote is used up. */
+  take(): ZygoteChild | undefined {
+    if (this.usedUp) return undefined;
+    return this.children[this.taken++];
+  }
+
+  /** Whether {@link take} has nothing more to give. A used-up zygote ends by itself after its last
+   *  process, which must not be discarded: that would end a running invocation. */
+  get usedUp(): boolean {
+    return this.taken >= ZYGOTE_SETS || this.ended;
+  }
+
+  /** Ends the zygote and every process it has forked that has not been handed an invocation. */
+  discard(): void {
+    for (const child of this.children.slice(this.taken)) child.discard();
+    try {
+      process.kill(-(this.child.pid ?? 0), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+
+  private zygoteEnded(how: string, log: LineSplitter): void {
+    if (this.ended) return;
+    this.ended = true;
+    const tail = [...log.tail(), ...log.flush()];
+    for (const child of this.children) child.zygoteEnded(how, tail);
+  }
+}
+
+/** One invocation's process from a zygote: forked and waiting, then activated once. */
+export class ZygoteChild implements PreparedHandler {
+  private readonly supervision: Supervision;
+  private pid: number | undefined;
+  private reportedStatus: number | undefined;
+  private requestId: string | undefined;
+  private open = true;
+
+  private goClosed = false;
+  /** Reaped by the zygote, though what ended it may still be being decided. */
+  private dead = false;
+  private activated = false;
+  private acknowledged = false;
+
+  constructor(
+    private readonly eventFd: number,
+    private readonly contextFd: number,
+    stdout: NodeJS.ReadableStream & { destroy(): void },
+    stderr: NodeJS.ReadableStream & { destroy(): void },
+    private readonly go: NodeJS.ReadWriteStream & { destroy(): void },
+    /** The zygote's: true once the file is loaded. */
+    readonly ready: Promise<boolean>,
+    onStderrLines: (lines: string[], requestId: string | undefined) => void,
+  ) {
+    this.supervision = superviseHandler({
+      stdout,
+      stderr,
+      pid: () => this.pid,
+      onStderrLines: (lines) => onStderrLines(lines, this.requestId),
+      onSettled: () => {
+        this.closeFiles();
+        go.destroy();
+      },
+    });
+    go.on('error', () => {});
+    go.on('close', () => {
+      this.goClosed = true;
+    });
+    const statusLine = new LineSplitter();
+    go.on('data', (chunk: Buffer) => {
+      for (const line of statusLine.push(chunk)) {
+        if (line === 'A') this.acknowledged = true;
+        const status = /^E (\d+)$/.exec(line)?.[1];
+        if (status !== undefined) this.reportedStatus = Number(status);
+      }
+    });
+  }
+
+  get exited(): boolean {
+    return this.dead || this.supervision.handle.exited;
+  }
+
+  get result(): Promise<RunResult> {
+    return this.supervision.handle.result;
+  }
+
+  activate(
+    requestId: string,
+    event: Buffer,
+    variables: Record<string, string>,
+    deadline: Deadline,
+  ): Promise<RunResult> {
+    if (!this.open) throw new Error('a prestarted handler can be activated only once');
+    this.requestId = requestId;
+    this.activated = true;
+    fillEventFile(this.eventFd, event);
+    fillEventFile(this.contextFd, Buffer.from(contextLines(variables)));
+    this.closeFiles();
+    this.go.write('G');
+    this.go.end();
+    this.supervision.handle.setDeadline(deadline);
+    return this.supervision.handle.result;
+  }
+
+  discard(): void {
+    this.closeFiles();
+    this.go.destroy();
+    if (this.pid === undefined) this.supervision.failedToStart(new Error('discarded before it was forked'));
+    else this.supervision.handle.kill();
+  }
+
+  /** The zygote forked this process; its pid is also its process group. */
+  forked(pid: number): void {
+    this.pid = pid;
+  }
+
+  /**
+   * The zygote reaped it with wait's status, where 128 + n may be signal n or that exit code. The
+   * process's own lines on the go socket (`A` when it took the invocation, `E <status>` as it exits)
+   * settle both questions; they travel on another socket than the status, so the decision waits for
+   * that socket to close (at most {@link REPORT_WAIT_MS}, if an escaped process still holds it).
+   */
+  ended(status: number): void {
+    this.dead = true;
+    const decide = (): void => {
+      if (this.activated && !this.acknowledged) {
+        this.supervision.failedToStart(
+          new InternalError(
+            `the prepared bash process ended (status ${status}) before it took the invocation`,
+          ),
+        );
+      } else if (this.reportedStatus !== undefined || status <= 128) {
+        this.supervision.processExited(this.reportedStatus ?? status, null);
+      } else {
+        this.supervision.processExited(null, (SIGNAL_NAMES.get(status - 128) ?? 'SIGKILL') as NodeJS.Signals);
+      }
+    };
+    if (this.goClosed) {
+      decide();
+      return;
+    }
+    const timer = setTimeout(decide, REPORT_WAIT_MS);
+    this.go.once('close', () => {
+      clearTimeout(timer);
+      decide();
+    });
+  }
+
+  /** Without its zygote no exit status will come: a waiting or running process is ended now. */
+  zygoteEnded(how: string, zygoteLog: string[]): void {
+    if (this.exited) return;
+    if (this.pid === undefined) {
+      this.closeFiles();
+      this.go.destroy();
+      this.supervision.failedToStart(
+        new HandlerLoadError(`the bash that loads the handler file ${how}`, zygoteLog.slice(-20)),
+      );
+      return;
+    }
+    this.supervision.handle.kill();
+    this.supervision.processExited(null, 'SIGKILL');
+  }
+
+  private closeFiles(): void {
+    if (!this.open) return;
+    this.open = false;
+    fs.closeSync(this.eventFd);
+    fs.closeSync(this.contextFd);
+  }
+}
