@@ -153,6 +153,7 @@ export class ZygoteChild implements PreparedHandler {
   /** Reaped by the zygote, though what ended it may still be being decided. */
   private dead = false;
   private activated = false;
+  private pendingSignal: NodeJS.Signals | undefined;
   private acknowledged = false;
 
   constructor(
@@ -169,6 +170,7 @@ export class ZygoteChild implements PreparedHandler {
       stdout,
       stderr,
       pid: () => this.pid,
+      killGroup: (signal) => this.signal(signal),
       onStderrLines: (lines) => onStderrLines(lines, this.requestId),
       onSettled: () => {
         this.closeFiles();
@@ -178,6 +180,12 @@ export class ZygoteChild implements PreparedHandler {
     go.on('error', () => {});
     go.on('close', () => {
       this.goClosed = true;
+      // Its own exit report, then the end of its socket: the process has ended, and the zygote's
+      // word on it (which arrives a little later) adds nothing.
+      if (this.activated && this.acknowledged && this.reportedStatus !== undefined) {
+        this.dead = true;
+        this.supervision.processExited(this.reportedStatus, null);
+      }
     });
     const statusLine = new LineSplitter();
     go.on('data', (chunk: Buffer) => {
@@ -225,6 +233,20 @@ export class ZygoteChild implements PreparedHandler {
   /** The zygote forked this process; its pid is also its process group. */
   forked(pid: number): void {
     this.pid = pid;
+    // A deadline that passed before the fork was reported still applies.
+    if (this.pendingSignal) this.signal(this.pendingSignal);
+  }
+
+  private signal(signal: NodeJS.Signals): void {
+    if (this.pid === undefined) {
+      this.pendingSignal = signal;
+      return;
+    }
+    try {
+      process.kill(-this.pid, signal);
+    } catch {
+      // ESRCH: the group is already gone.
+    }
   }
 
   /**
@@ -236,6 +258,7 @@ export class ZygoteChild implements PreparedHandler {
   ended(status: number): void {
     this.dead = true;
     const decide = (): void => {
+      if (this.supervision.handle.exited) return;
       if (this.activated && !this.acknowledged) {
         this.supervision.failedToStart(
           new InternalError(

@@ -142,6 +142,8 @@ export interface SupervisionOptions {
   stderr: (NodeJS.ReadableStream & { destroy(): void }) | null;
   /** The process (and process group) id, once known. */
   pid: () => number | undefined;
+  /** Signals the process group; by default `kill(-pid)`, and nothing while the pid is unknown. */
+  killGroup?: (signal: NodeJS.Signals) => void;
   responseLimit?: number | undefined;
   onStderrLines: (lines: string[]) => void;
   /** Called once, when the result is settled. */
@@ -181,6 +183,10 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
   });
 
   const killGroup = (signal: NodeJS.Signals): void => {
+    if (options.killGroup) {
+      options.killGroup(signal);
+      return;
+    }
     const pid = options.pid();
     if (pid === undefined) return;
     try {

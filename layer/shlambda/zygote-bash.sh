@@ -35,22 +35,23 @@ builtin printf 'R\n' >&3
 # Job control gives each forked process a process group of its own, which the runtime can kill whole.
 builtin set -m
 
+# Built once: a loop here costs ~10 us an iteration, too much to pay in every forked process.
+__shlambda_close_all='exec 3>&-'
+for ((__shlambda_fd = 4; __shlambda_fd < 4 + 5 * __shlambda_sets; __shlambda_fd++)); do
+  __shlambda_close_all+=" $__shlambda_fd>&-"
+done
+
 __shlambda_set=0
 while ((__shlambda_set < __shlambda_sets)); do
   __shlambda_base=$((4 + 5 * __shlambda_set))
   (
     # Inside the invocation, no job control: the handler's own background jobs stay in its group.
     builtin set +m
-    __shlambda_mine=" $__shlambda_base $((__shlambda_base + 1)) $((__shlambda_base + 2)) $((__shlambda_base + 3)) $((__shlambda_base + 4)) "
-    # Every descriptor of the other sets, and the runtime's socket, is closed: a descriptor kept here
-    # would hold another invocation's output open. Only numbers are spliced into the eval.
-    __shlambda_close='exec 3>&-'
-    for ((__shlambda_fd = 4; __shlambda_fd < 4 + 5 * __shlambda_sets; __shlambda_fd++)); do
-      [[ $__shlambda_mine == *" $__shlambda_fd "* ]] || __shlambda_close+=" $__shlambda_fd>&-"
-    done
-    builtin eval "$__shlambda_close"
+    # The set's descriptors go to their places, then every descriptor of every set, and the runtime's
+    # socket, is closed: one kept here would hold another invocation's output open. Only numbers are
+    # spliced into the evals.
     builtin eval "exec 0<&$__shlambda_base 1>&$((__shlambda_base + 2)) 2>&$((__shlambda_base + 3)) 98<&$((__shlambda_base + 4)) 97<&$((__shlambda_base + 1))"
-    builtin eval "exec $__shlambda_base<&- $((__shlambda_base + 1))<&- $((__shlambda_base + 2))>&- $((__shlambda_base + 3))>&- $((__shlambda_base + 4))>&-"
+    builtin eval "$__shlambda_close_all"
     __shlambda_go=
     builtin read -r -n 1 -u 98 __shlambda_go || :
     # End of file instead of the go: the runtime discarded this process.
@@ -66,7 +67,7 @@ while ((__shlambda_set < __shlambda_sets)); do
     done
     builtin exec 97<&-
     builtin trap 'builtin printf "E %d\n" "$?" >&98' EXIT
-    builtin unset __shlambda_go __shlambda_line __shlambda_mine __shlambda_close __shlambda_fd \
+    builtin unset __shlambda_go __shlambda_line __shlambda_close_all __shlambda_fd \
       __shlambda_base __shlambda_set __shlambda_sets __shlambda_file
     # `$(< /dev/stdin)` reopens the event file, so the function's own stdin still starts at byte 0.
     "$__shlambda_function" "$(< /dev/stdin)"

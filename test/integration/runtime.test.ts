@@ -62,6 +62,7 @@ handler() {
     exit1) echo "something broke" >&2; exit 1 ;;
     sigkill) kill -KILL $BASHPID ;;
     exit130) exit 130 ;;
+    kill-loader) kill -KILL $$ ;;
     custom) printf '{"errorType":"Validation.MissingName","errorMessage":"name is required"}'; exit 3 ;;
     binary) printf 'a\\0b\\r\\nc\\377' ;;
     huge) head -c 7000000 /dev/zero ;;
@@ -361,6 +362,14 @@ describe('prestarted handlers (function mode)', () => {
     );
     const answer = response((await f.invoke('{}')).outcome).toString();
     expect(answer).toMatch(/^\d+ 1$/);
+  });
+
+  it('start over when a handler kills the bash that loaded the file ($$): later invocations are served', async () => {
+    const f = await fn(MULTI, 'function.handler');
+    await f.invoke('kill-loader');
+    for (let i = 0; i < 3; i++) {
+      expect(response((await f.invoke('ping')).outcome).toString()).toBe('arg:ping|stdin:ping');
+    }
   });
 
   it('hand over context values with shell syntax as plain text', async () => {
