@@ -2,7 +2,7 @@
  * Bash function mode's process factory: one bash that has loaded the handler file and forks a process
  * per invocation (`layer/shlambda/zygote-bash.sh` has the protocol). A fork of that small shell replaces
  * a spawn from the runtime's Node.js (~1.5 ms of billed time per invocation, see the README); each
- * zygote serves {@link ZYGOTE_SETS} invocations, then a new one is started.
+ * zygote serves up to {@link ZYGOTE_SETS} invocations, then a new one is started.
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -16,6 +16,14 @@ import { contextLines, type PreparedHandler } from './spare-process.ts';
 
 /** Invocations per zygote: each needs five descriptors in the runtime, and a new zygote costs a spawn. */
 export const ZYGOTE_SETS = 16;
+
+/**
+ * Sets per zygote for a number of concurrent loops: all of them together stay within ~400 of Lambda's
+ * 1,024 descriptors (the zygote script keeps its sets below fd 398).
+ */
+export function zygoteSets(concurrency: number): number {
+  return Math.max(1, Math.min(ZYGOTE_SETS, Math.floor(400 / (SET_SIZE * concurrency))));
+}
 /** Descriptors per set, from fd 4 on: event file, context file, stdout, stderr, go socket. */
 const SET_SIZE = 5;
 
@@ -29,6 +37,8 @@ export interface ZygoteOptions {
   env: NodeJS.ProcessEnv;
   tmpDir: string;
   slot: number;
+  /** How many invocations this zygote serves ({@link zygoteSets}). */
+  sets: number;
   onStderrLines: (lines: string[], requestId: string | undefined) => void;
 }
 
@@ -44,11 +54,13 @@ export class BashZygote {
   private readonly children: ZygoteChild[] = [];
   private taken = 0;
   private ended = false;
+  private readonly sets: number;
 
   constructor(options: ZygoteOptions) {
+    this.sets = options.sets;
     const files: number[] = [];
     try {
-      for (let set = 0; set < ZYGOTE_SETS; set++) {
+      for (let set = 0; set < this.sets; set++) {
         files.push(openEventFile(options.tmpDir, `${options.slot}-z${set}`, Buffer.alloc(0)));
         files.push(openEventFile(options.tmpDir, `${options.slot}-z${set}-context`, Buffer.alloc(0)));
       }
@@ -57,21 +69,27 @@ export class BashZygote {
       throw error;
     }
     const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'ignore', 'pipe', 'pipe'];
-    for (let set = 0; set < ZYGOTE_SETS; set++) {
+    for (let set = 0; set < this.sets; set++) {
       stdio.push(files[2 * set] as number, files[2 * set + 1] as number, 'pipe', 'pipe', 'pipe');
     }
-    this.child = spawn(options.bash, [options.script, options.file, options.method, String(ZYGOTE_SETS)], {
+    this.child = spawn(options.bash, [options.script, options.file, options.method, String(this.sets)], {
       cwd: options.cwd,
       env: options.env,
       stdio,
       // Its own session: the zygote and the processes it forks never share the runtime's group.
       detached: true,
     });
+    this.child.on('error', () => {});
+    if (!this.child.stdio || this.child.stdio.length < stdio.length) {
+      // Out of descriptors (EMFILE): no process, no pipes. The caller starts processes itself.
+      for (const fd of files) fs.closeSync(fd);
+      throw new Error('could not start the bash zygote (out of file descriptors?)');
+    }
     let resolveReady: (ready: boolean) => void = () => {};
     this.ready = new Promise((resolve) => {
       resolveReady = resolve;
     });
-    for (let set = 0; set < ZYGOTE_SETS; set++) {
+    for (let set = 0; set < this.sets; set++) {
       const at = 4 + SET_SIZE * set;
       this.children.push(
         new ZygoteChild(
@@ -82,6 +100,7 @@ export class BashZygote {
           this.child.stdio[at + 4] as never,
           this.ready,
           options.onStderrLines,
+          () => this.discard(),
         ),
       );
     }
@@ -120,7 +139,7 @@ export class BashZygote {
   /** Whether {@link take} has nothing more to give. A used-up zygote ends by itself after its last
    *  process, which must not be discarded: that would end a running invocation. */
   get usedUp(): boolean {
-    return this.taken >= ZYGOTE_SETS || this.ended;
+    return this.taken >= this.sets || this.ended;
   }
 
   /** Ends the zygote and every process it has forked that has not been handed an invocation. */
@@ -165,6 +184,8 @@ export class ZygoteChild implements PreparedHandler {
     /** The zygote's: true once the file is loaded. */
     readonly ready: Promise<boolean>,
     onStderrLines: (lines: string[], requestId: string | undefined) => void,
+    /** Ends the zygote: for a process it never forked, whose deadline has passed. */
+    private readonly endZygote: () => void,
   ) {
     this.supervision = superviseHandler({
       stdout,
@@ -180,12 +201,6 @@ export class ZygoteChild implements PreparedHandler {
     go.on('error', () => {});
     go.on('close', () => {
       this.goClosed = true;
-      // Its own exit report, then the end of its socket: the process has ended, and the zygote's
-      // word on it (which arrives a little later) adds nothing.
-      if (this.activated && this.acknowledged && this.reportedStatus !== undefined) {
-        this.dead = true;
-        this.supervision.processExited(this.reportedStatus, null);
-      }
     });
     const statusLine = new LineSplitter();
     go.on('data', (chunk: Buffer) => {
@@ -240,6 +255,12 @@ export class ZygoteChild implements PreparedHandler {
   private signal(signal: NodeJS.Signals): void {
     if (this.pid === undefined) {
       this.pendingSignal = signal;
+      // The kill is due and the zygote never forked this process (its file's top level hangs on a
+      // reload, say): end the zygote, and the invocation as timed out.
+      if (signal === 'SIGKILL' && this.activated) {
+        this.endZygote();
+        this.supervision.processExited(null, 'SIGKILL');
+      }
       return;
     }
     try {
@@ -251,24 +272,27 @@ export class ZygoteChild implements PreparedHandler {
 
   /**
    * The zygote reaped it with wait's status, where 128 + n may be signal n or that exit code. The
-   * process's own lines on the go socket (`A` when it took the invocation, `E <status>` as it exits)
-   * settle both questions; they travel on another socket than the status, so the decision waits for
-   * that socket to close (at most {@link REPORT_WAIT_MS}, if an escaped process still holds it).
+   * process's own lines on the go socket (`A` when it took the invocation, `E <status>` from its exit
+   * trap) settle both: an `E` equal to the status means the process exited with it; anything else above
+   * 128 is a signal (bash runs the exit trap before a signal ends it, with the last command's status).
+   * They travel on another socket than the status, so the decision waits for that socket to close (at
+   * most {@link REPORT_WAIT_MS}, if an escaped process still holds it).
    */
   ended(status: number): void {
     this.dead = true;
     const decide = (): void => {
       if (this.supervision.handle.exited) return;
+      const signal = SIGNAL_NAMES.get(status - 128);
       if (this.activated && !this.acknowledged) {
         this.supervision.failedToStart(
           new InternalError(
             `the prepared bash process ended (status ${status}) before it took the invocation`,
           ),
         );
-      } else if (this.reportedStatus !== undefined || status <= 128) {
-        this.supervision.processExited(this.reportedStatus ?? status, null);
+      } else if (status <= 128 || this.reportedStatus === status || signal === undefined) {
+        this.supervision.processExited(status, null);
       } else {
-        this.supervision.processExited(null, (SIGNAL_NAMES.get(status - 128) ?? 'SIGKILL') as NodeJS.Signals);
+        this.supervision.processExited(null, signal as NodeJS.Signals);
       }
     };
     if (this.goClosed) {

@@ -2,7 +2,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { BashZygote } from './bash-zygote.ts';
+import { BashZygote, zygoteSets } from './bash-zygote.ts';
 import { openEventFile } from './event-file.ts';
 import { invocationVariables } from './invocation-env.ts';
 import type { LoopContext } from './invocation-loop.ts';
@@ -71,6 +71,7 @@ export function startSpare(context: SpareContext, slot: number): PreparedHandler
         env: context.baseEnv,
         tmpDir: config.tmpDir,
         slot,
+        sets: zygoteSets(config.concurrency),
         onStderrLines: (lines, requestId) => logger.handlerLines(requestId, lines),
       });
       context.zygotes.set(slot, zygote);
@@ -105,9 +106,16 @@ export function runOnSpare(
     process.discard();
     process = startSpare(context, slot);
   }
-  return process.activate(invocation.requestId, invocation.event, invocationVariables(invocation), {
-    deadlineMs: invocation.deadlineMs,
-    timeoutMarginMs: context.config.timeoutMarginMs,
-    killGraceMs: context.config.killGraceMs,
-  });
+  try {
+    return process.activate(invocation.requestId, invocation.event, invocationVariables(invocation), {
+      deadlineMs: invocation.deadlineMs,
+      timeoutMarginMs: context.config.timeoutMarginMs,
+      killGraceMs: context.config.killGraceMs,
+    });
+  } catch (error) {
+    // The event could not be written (/tmp full, say): that process must not wait on, holding up its
+    // zygote and every invocation after it.
+    process.discard();
+    throw error;
+  }
 }

@@ -9,7 +9,8 @@
  *   one byte: `G` means go; end of file means the runtime discarded it, and the shim exits quietly.
  * - fd 4 is a context file, empty until the invocation: `NAME=value` lines, one per invocation
  *   variable (`LAMBDA_REQUEST_ID`...), which the shim exports before it calls the function.
- * The shim closes fds 3 and 4 and removes `_SHLAMBDA_SPARE` before any of the function runs.
+ * The shim closes fds 3 and 4 and removes `_SHLAMBDA_SPARE` before any of the function runs (PHP
+ * cannot close the originals: its function's processes inherit a closed socket and a read file).
  */
 
 import fs from 'node:fs';

@@ -10,10 +10,12 @@
 #   X <set> <status>   that process has ended, with wait's status (128 + n for signal n), its group killed
 # The runtime started this shell with <sets> groups of five descriptors, set i at 4 + 5i:
 #   event file, context file, stdout socket, stderr socket, go socket.
-# A forked process keeps only its own set, waits for `G` on its go socket, answers `A`, exports the context
-# (`NAME=value` lines), then calls the function on the event like function-bash.sh does. Just before it
-# exits it writes `E <status>` on the go socket, so an exit code above 128 is not taken for a signal.
-# In the forked process the go socket is fd 98 and the context file fd 97, above every set (sets <= 18).
+# Before the handler file is loaded, all of these move up by SHIFT (fd 3 to 303, set i to 304 + 5i), so
+# the file's own redirections (`exec 9>lock`) cannot collide with them: shlambda keeps fds 300-399.
+# A forked process keeps only its own set, waits for `G` on its go socket, answers `A`, exports the
+# context (`NAME=value` lines), then calls the function on the event like function-bash.sh does. Just
+# before it exits it writes `E <status>` on the go socket, so an exit code above 128 is not taken for a
+# signal. In the forked process the go socket is fd 399 and the context file fd 398.
 # After the last set this shell exits, and the runtime starts another.
 
 __shlambda_file=$1
@@ -21,63 +23,83 @@ __shlambda_function=$2
 __shlambda_sets=$3
 set --
 
+# Only numbers are spliced into the evals below; `command exec` keeps its redirections (a `builtin exec`
+# does not) and cannot be shadowed by a function the file defines.
+__shlambda_move='command exec'
+for ((__shlambda_fd = 3; __shlambda_fd < 4 + 5 * __shlambda_sets; __shlambda_fd++)); do
+  __shlambda_move+=" $((__shlambda_fd + 300))<&$__shlambda_fd $__shlambda_fd<&-"
+done
+builtin eval "$__shlambda_move"
+
 # Output of the file's top level is not part of any response: send it to the log.
 # shellcheck disable=SC1090
 source "$__shlambda_file" >&2 </dev/null
+
+# The file's top level may have set errexit, nounset or pipefail: they apply to its function, as they
+# would in a bash of its own, but not to this loop, where an expected failure would end the zygote.
+__shlambda_options=
+[[ -o errexit ]] && __shlambda_options+=e
+[[ -o nounset ]] && __shlambda_options+=u
+[[ -o pipefail ]] && __shlambda_options+=p
+builtin set +e +u +o pipefail
 
 # The file may define functions named like builtins (read, printf...): from here on, only builtins.
 if ! builtin declare -F -- "$__shlambda_function" >/dev/null; then
   builtin printf '%s defines no function %s\n' "${__shlambda_file##*/}" "$__shlambda_function" >&2
   builtin exit 127
 fi
-builtin printf 'R\n' >&3
+builtin printf 'R\n' >&303
 
 # Job control gives each forked process a process group of its own, which the runtime can kill whole.
 builtin set -m
 
 # Built once: a loop here costs ~10 us an iteration, too much to pay in every forked process.
-__shlambda_close_all='exec 3>&-'
-for ((__shlambda_fd = 4; __shlambda_fd < 4 + 5 * __shlambda_sets; __shlambda_fd++)); do
+__shlambda_close_all='command exec'
+for ((__shlambda_fd = 303; __shlambda_fd < 304 + 5 * __shlambda_sets; __shlambda_fd++)); do
   __shlambda_close_all+=" $__shlambda_fd>&-"
 done
 
 __shlambda_set=0
 while ((__shlambda_set < __shlambda_sets)); do
-  __shlambda_base=$((4 + 5 * __shlambda_set))
+  __shlambda_base=$((304 + 5 * __shlambda_set))
   (
     # Inside the invocation, no job control: the handler's own background jobs stay in its group.
     builtin set +m
     # The set's descriptors go to their places, then every descriptor of every set, and the runtime's
-    # socket, is closed: one kept here would hold another invocation's output open. Only numbers are
-    # spliced into the evals.
-    builtin eval "exec 0<&$__shlambda_base 1>&$((__shlambda_base + 2)) 2>&$((__shlambda_base + 3)) 98<&$((__shlambda_base + 4)) 97<&$((__shlambda_base + 1))"
+    # socket, is closed: one kept here would hold another invocation's output open.
+    builtin eval "command exec 0<&$__shlambda_base 1>&$((__shlambda_base + 2)) 2>&$((__shlambda_base + 3)) 399<&$((__shlambda_base + 4)) 398<&$((__shlambda_base + 1))"
     builtin eval "$__shlambda_close_all"
     __shlambda_go=
-    builtin read -r -n 1 -u 98 __shlambda_go || :
+    builtin read -r -n 1 -u 399 __shlambda_go
     # End of file instead of the go: the runtime discarded this process.
     [[ $__shlambda_go == G ]] || builtin exit 0
     # The acknowledgement: an activated process that ends without it never ran the function.
-    builtin printf 'A\n' >&98
+    builtin printf 'A\n' >&399
     # A regular file, so `read` takes it in blocks. Only these names are exported, each as one word:
     # a value is never evaluated.
-    while IFS= builtin read -r -u 97 __shlambda_line; do
+    while IFS= builtin read -r -u 398 __shlambda_line; do
       case $__shlambda_line in
       LAMBDA_*=* | _X_AMZN_TRACE_ID=*) builtin export "$__shlambda_line" ;;
       esac
     done
-    builtin exec 97<&-
-    builtin trap 'builtin printf "E %d\n" "$?" >&98' EXIT
-    builtin unset __shlambda_go __shlambda_line __shlambda_close_all __shlambda_fd \
-      __shlambda_base __shlambda_set __shlambda_sets __shlambda_file
+    command exec 398<&-
+    # A signal the handler does not trap still kills this process (bash runs the trap, then re-raises
+    # it); the runtime trusts the zygote's status over this report when the two disagree.
+    builtin trap 'builtin printf "E %d\n" "$?" >&399' EXIT
+    [[ $__shlambda_options == *e* ]] && builtin set -e
+    [[ $__shlambda_options == *u* ]] && builtin set -u
+    [[ $__shlambda_options == *p* ]] && builtin set -o pipefail
+    builtin unset __shlambda_go __shlambda_line __shlambda_close_all __shlambda_move __shlambda_fd \
+      __shlambda_base __shlambda_set __shlambda_sets __shlambda_file __shlambda_options
     # `$(< /dev/stdin)` reopens the event file, so the function's own stdin still starts at byte 0.
     "$__shlambda_function" "$(< /dev/stdin)"
   ) &
   __shlambda_pid=$!
-  builtin printf 'P %d %d\n' "$__shlambda_set" "$__shlambda_pid" >&3
-  builtin eval "exec $__shlambda_base<&- $((__shlambda_base + 1))<&- $((__shlambda_base + 2))>&- $((__shlambda_base + 3))>&- $((__shlambda_base + 4))>&-"
+  builtin printf 'P %d %d\n' "$__shlambda_set" "$__shlambda_pid" >&303
+  builtin eval "command exec $__shlambda_base<&- $((__shlambda_base + 1))<&- $((__shlambda_base + 2))>&- $((__shlambda_base + 3))>&- $((__shlambda_base + 4))>&-"
   builtin wait "$__shlambda_pid" 2>/dev/null
   __shlambda_status=$?
   builtin kill -KILL -- "-$__shlambda_pid" 2>/dev/null
-  builtin printf 'X %d %d\n' "$__shlambda_set" "$__shlambda_status" >&3
+  builtin printf 'X %d %d\n' "$__shlambda_set" "$__shlambda_status" >&303
   __shlambda_set=$((__shlambda_set + 1))
 done

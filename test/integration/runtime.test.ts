@@ -63,6 +63,8 @@ handler() {
     sigkill) kill -KILL $BASHPID ;;
     exit130) exit 130 ;;
     kill-loader) kill -KILL $$ ;;
+    sigterm) printf partial; kill -TERM $BASHPID; sleep 1 ;;
+    own-trap) trap 'echo bye >&2' EXIT; exit 200 ;;
     custom) printf '{"errorType":"Validation.MissingName","errorMessage":"name is required"}'; exit 3 ;;
     binary) printf 'a\\0b\\r\\nc\\377' ;;
     huge) head -c 7000000 /dev/zero ;;
@@ -369,6 +371,40 @@ describe('prestarted handlers (function mode)', () => {
     await f.invoke('kill-loader');
     for (let i = 0; i < 3; i++) {
       expect(response((await f.invoke('ping')).outcome).toString()).toBe('arg:ping|stdin:ping');
+    }
+  });
+
+  it('keep serving from one loading bash when the file sets errexit, nounset and pipefail, which still apply to the function', async () => {
+    const f = await fn(
+      { 'function.sh': 'set -euo pipefail\nhandler() { [ "$1" != fail ] || false; printf %s "$$"; }\n' },
+      'function.handler',
+    );
+    const loaders = new Set<string>();
+    for (let i = 0; i < 5; i++) loaders.add(response((await f.invoke('{}')).outcome).toString());
+    expect(loaders.size).toBe(1);
+    const error = errorOf((await f.invoke('fail')).outcome);
+    expect(error.errorType).toBe('Function.ExitError');
+  });
+
+  it('report a bash handler killed by a signal as such, and its own exit code above 128 as an exit code', async () => {
+    const f = await fn(MULTI, 'function.handler');
+    const killed = errorOf((await f.invoke('sigterm')).outcome);
+    expect(killed.errorType).toBe('Function.KilledBySignal');
+    expect(killed.errorMessage).toContain('SIGTERM');
+    const exited = errorOf((await f.invoke('own-trap')).outcome);
+    expect(exited.errorType).toBe('Function.ExitError');
+    expect(exited.errorMessage).toContain('200');
+  });
+
+  it("leave the file's own descriptors and a function named exec alone", async () => {
+    const code = {
+      'function.sh':
+        'exec 9>/dev/null 3>&2 4>&2\nexec() { echo "not this one" >&2; }\nhandler() { printf %s "$1"; }\n',
+    };
+    const f = await fn(code, 'function.handler');
+    // More invocations than one loading bash serves, so every set of descriptors is used.
+    for (let i = 0; i < 20; i++) {
+      expect(response((await f.invoke(`{"i":${i}}`)).outcome).toString()).toBe(`{"i":${i}}`);
     }
   });
 
