@@ -201,6 +201,12 @@ export class ZygoteChild implements PreparedHandler {
     go.on('error', () => {});
     go.on('close', () => {
       this.goClosed = true;
+      // Its exit report (written only on a real exit), then the end of its socket: the process is gone,
+      // and the zygote's word on it, which comes a little later, would add nothing.
+      if (this.activated && this.acknowledged && this.reportedStatus !== undefined) {
+        this.dead = true;
+        this.supervision.processExited(this.reportedStatus, null);
+      }
     });
     const statusLine = new LineSplitter();
     go.on('data', (chunk: Buffer) => {

@@ -14,8 +14,9 @@
 # the file's own redirections (`exec 9>lock`) cannot collide with them: shlambda keeps fds 300-399.
 # A forked process keeps only its own set, waits for `G` on its go socket, answers `A`, exports the
 # context (`NAME=value` lines), then calls the function on the event like function-bash.sh does. Just
-# before it exits it writes `E <status>` on the go socket, so an exit code above 128 is not taken for a
-# signal. In the forked process the go socket is fd 399 and the context file fd 398.
+# before it exits it writes `E <status>` on the go socket (only on a real exit: a signal ends it without
+# that report), so the runtime can answer as soon as the process is gone, and an exit code above 128 is
+# not taken for a signal. In the forked process the go socket is fd 399 and the context file fd 398.
 # After the last set this shell exits, and the runtime starts another.
 
 __shlambda_file=$1
@@ -69,6 +70,12 @@ while ((__shlambda_set < __shlambda_sets)); do
     # socket, is closed: one kept here would hold another invocation's output open.
     builtin eval "command exec 0<&$__shlambda_base 1>&$((__shlambda_base + 2)) 2>&$((__shlambda_base + 3)) 399<&$((__shlambda_base + 4)) 398<&$((__shlambda_base + 1))"
     builtin eval "$__shlambda_close_all"
+    # A signal that would end the process ends it without the exit trap below, so that trap's report
+    # means a real exit (bash otherwise runs the exit trap before a signal ends it). The function may
+    # trap any of these itself. Set while waiting, not after the go.
+    for __shlambda_signal in HUP INT QUIT PIPE ALRM TERM USR1 USR2 XCPU XFSZ VTALRM PROF; do
+      builtin trap "builtin trap - EXIT $__shlambda_signal; builtin kill -$__shlambda_signal \$BASHPID" "$__shlambda_signal"
+    done
     __shlambda_go=
     builtin read -r -n 1 -u 399 __shlambda_go
     # End of file instead of the go: the runtime discarded this process.
@@ -83,13 +90,11 @@ while ((__shlambda_set < __shlambda_sets)); do
       esac
     done
     command exec 398<&-
-    # A signal the handler does not trap still kills this process (bash runs the trap, then re-raises
-    # it); the runtime trusts the zygote's status over this report when the two disagree.
     builtin trap 'builtin printf "E %d\n" "$?" >&399' EXIT
     [[ $__shlambda_options == *e* ]] && builtin set -e
     [[ $__shlambda_options == *u* ]] && builtin set -u
     [[ $__shlambda_options == *p* ]] && builtin set -o pipefail
-    builtin unset __shlambda_go __shlambda_line __shlambda_close_all __shlambda_move __shlambda_fd \
+    builtin unset __shlambda_go __shlambda_line __shlambda_close_all __shlambda_move __shlambda_fd __shlambda_signal \
       __shlambda_base __shlambda_set __shlambda_sets __shlambda_file __shlambda_options
     # `$(< /dev/stdin)` reopens the event file, so the function's own stdin still starts at byte 0.
     "$__shlambda_function" "$(< /dev/stdin)"
