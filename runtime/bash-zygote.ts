@@ -201,19 +201,20 @@ export class ZygoteChild implements PreparedHandler {
     go.on('error', () => {});
     go.on('close', () => {
       this.goClosed = true;
-      // Its exit report (written only on a real exit), then the end of its socket: the process is gone,
-      // and the zygote's word on it, which comes a little later, would add nothing.
-      if (this.activated && this.acknowledged && this.reportedStatus !== undefined) {
-        this.dead = true;
-        this.supervision.processExited(this.reportedStatus, null);
-      }
     });
     const statusLine = new LineSplitter();
     go.on('data', (chunk: Buffer) => {
       for (const line of statusLine.push(chunk)) {
         if (line === 'A') this.acknowledged = true;
         const status = /^E (\d+)$/.exec(line)?.[1];
-        if (status !== undefined) this.reportedStatus = Number(status);
+        if (status === undefined) continue;
+        this.reportedStatus = Number(status);
+        // The exit report is written only on a real exit, after stdout and stderr are closed: the
+        // process is ending, and the zygote's word on it, which comes a little later, would add nothing.
+        if (this.activated && this.acknowledged) {
+          this.dead = true;
+          this.supervision.processExited(this.reportedStatus, null);
+        }
       }
     });
   }
@@ -261,9 +262,10 @@ export class ZygoteChild implements PreparedHandler {
   private signal(signal: NodeJS.Signals): void {
     if (this.pid === undefined) {
       this.pendingSignal = signal;
-      // The kill is due and the zygote never forked this process (its file's top level hangs on a
-      // reload, say): end the zygote, and the invocation as timed out.
-      if (signal === 'SIGKILL' && this.activated) {
+      // The deadline's kill is due and the zygote never forked this process (its file's top level hangs
+      // on a reload, say): end the zygote, and the invocation as timed out. (A process whose exit report
+      // came before the zygote's word of its fork is not stuck: the zygote kills its group itself.)
+      if (signal === 'SIGKILL' && this.activated && !this.dead) {
         this.endZygote();
         this.supervision.processExited(null, 'SIGKILL');
       }

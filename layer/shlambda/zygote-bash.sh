@@ -91,7 +91,9 @@ while ((__shlambda_set < __shlambda_sets)); do
       esac
     done
     command exec 398<&-
-    builtin trap 'builtin printf "E %d\n" "$?" >&399' EXIT
+    # The exit report closes stdout and stderr first: the answer is complete, and the runtime can post it
+    # while the kernel still tears this process down.
+    builtin trap '__shlambda_status=$?; command exec 1>&- 2>&-; builtin printf "E %d\n" "$__shlambda_status" >&399' EXIT
     [[ $__shlambda_options == *e* ]] && builtin set -e
     [[ $__shlambda_options == *u* ]] && builtin set -u
     [[ $__shlambda_options == *p* ]] && builtin set -o pipefail
