@@ -9,20 +9,24 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { HandlerLoadError, InternalError } from './errors.ts';
-import { fillEventFile, openEventFile } from './event-file.ts';
+import { openEventFile } from './event-file.ts';
 import { LineSplitter } from './logger.ts';
 import { type Deadline, type RunResult, type Supervision, superviseHandler } from './process-supervisor.ts';
-import { contextLines, type PreparedHandler } from './spare-process.ts';
+import { handOver, type PreparedHandler } from './spare-process.ts';
 
 /** Invocations per zygote: each needs five descriptors in the runtime, and a new zygote costs a spawn. */
 export const ZYGOTE_SETS = 16;
+
+/** Sets of a slot's first zygote: it starts during init, where each set costs cold start (16: ~7 ms). */
+const FIRST_ZYGOTE_SETS = 2;
 
 /**
  * Sets per zygote for a number of concurrent loops: all of them together stay within ~400 of Lambda's
  * 1,024 descriptors (the zygote script keeps its sets below fd 398).
  */
-export function zygoteSets(concurrency: number): number {
-  return Math.max(1, Math.min(ZYGOTE_SETS, Math.floor(400 / (SET_SIZE * concurrency))));
+export function zygoteSets(concurrency: number, first: boolean): number {
+  const most = first ? FIRST_ZYGOTE_SETS : ZYGOTE_SETS;
+  return Math.max(1, Math.min(most, Math.floor(400 / (SET_SIZE * concurrency))));
 }
 /** Descriptors per set, from fd 4 on: event file, context file, stdout, stderr, go socket. */
 const SET_SIZE = 5;
@@ -79,7 +83,10 @@ export class BashZygote {
       // Its own session: the zygote and the processes it forks never share the runtime's group.
       detached: true,
     });
-    this.child.on('error', () => {});
+    const log = new LineSplitter();
+    this.child.on('error', (error) =>
+      this.zygoteEnded(`could not start ${options.bash}: ${error.message}`, log),
+    );
     if (!this.child.stdio || this.child.stdio.length < stdio.length) {
       // Out of descriptors (EMFILE): no process, no pipes. The caller starts processes itself.
       for (const fd of files) fs.closeSync(fd);
@@ -106,7 +113,6 @@ export class BashZygote {
     }
 
     // The zygote's own stderr: what the file's top level printed.
-    const log = new LineSplitter();
     this.child.stderr?.on('data', (chunk: Buffer) => options.onStderrLines(log.push(chunk), undefined));
     this.child.stderr?.on('error', () => {});
     const control = this.child.stdio[3] as NodeJS.ReadableStream | null;
@@ -121,9 +127,6 @@ export class BashZygote {
         else if (kind === 'X') child?.ended(Number(value));
       }
     });
-    this.child.on('error', (error) =>
-      this.zygoteEnded(`could not start ${options.bash}: ${error.message}`, log),
-    );
     this.child.on('exit', (code, signal) => {
       resolveReady(false);
       this.zygoteEnded(signal ? `was killed by ${signal}` : `exited with code ${code}`, log);
@@ -236,11 +239,9 @@ export class ZygoteChild implements PreparedHandler {
     if (!this.open) throw new Error('a prestarted handler can be activated only once');
     this.requestId = requestId;
     this.activated = true;
-    fillEventFile(this.eventFd, event);
-    fillEventFile(this.contextFd, Buffer.from(contextLines(variables)));
+    handOver(this.eventFd, this.contextFd, event, variables);
     this.closeFiles();
-    this.go.write('G');
-    this.go.end();
+    this.go.end('G');
     this.supervision.handle.setDeadline(deadline);
     return this.supervision.handle.result;
   }

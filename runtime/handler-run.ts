@@ -71,7 +71,7 @@ export function startSpare(context: SpareContext, slot: number): PreparedHandler
         env: context.baseEnv,
         tmpDir: config.tmpDir,
         slot,
-        sets: zygoteSets(config.concurrency),
+        sets: zygoteSets(config.concurrency, zygote === undefined),
         onStderrLines: (lines, requestId) => logger.handlerLines(requestId, lines),
       });
       context.zygotes.set(slot, zygote);

@@ -118,11 +118,9 @@ export class SpareProcess implements PreparedHandler {
       throw new Error('a prestarted handler can be activated only once');
     }
     this.requestId = requestId;
-    fillEventFile(this.eventFd, event);
-    fillEventFile(this.contextFd, Buffer.from(contextLines(variables)));
+    handOver(this.eventFd, this.contextFd, event, variables);
     this.closeFiles();
-    control.write('G');
-    control.end();
+    control.end('G');
     this.handler.setDeadline(deadline);
     // These shims answer at least `null`: a clean exit with no output means the go never reached it.
     return this.handler.result.then((result) =>
@@ -148,6 +146,17 @@ export class SpareProcess implements PreparedHandler {
     this.eventFd = undefined;
     this.contextFd = undefined;
   }
+}
+
+/** Writes an invocation into a prepared process's (still empty) event and context files. */
+export function handOver(
+  eventFd: number,
+  contextFd: number,
+  event: Buffer,
+  variables: Record<string, string>,
+): void {
+  fillEventFile(eventFd, event);
+  fillEventFile(contextFd, Buffer.from(contextLines(variables)));
 }
 
 /**

@@ -26,9 +26,13 @@ set --
 
 # Only numbers are spliced into the evals below; `command exec` keeps its redirections (a `builtin exec`
 # does not) and cannot be shadowed by a function the file defines.
+# The closing of them all, for every forked process, is built here too: a loop costs ~10 us an
+# iteration, too much to pay in each of them.
 __shlambda_move='command exec'
+__shlambda_close_all='command exec'
 for ((__shlambda_fd = 3; __shlambda_fd < 4 + 5 * __shlambda_sets; __shlambda_fd++)); do
   __shlambda_move+=" $((__shlambda_fd + 300))<&$__shlambda_fd $__shlambda_fd<&-"
+  __shlambda_close_all+=" $((__shlambda_fd + 300))>&-"
 done
 builtin eval "$__shlambda_move"
 
@@ -53,12 +57,6 @@ builtin printf 'R\n' >&303
 
 # Job control gives each forked process a process group of its own, which the runtime can kill whole.
 builtin set -m
-
-# Built once: a loop here costs ~10 us an iteration, too much to pay in every forked process.
-__shlambda_close_all='command exec'
-for ((__shlambda_fd = 303; __shlambda_fd < 304 + 5 * __shlambda_sets; __shlambda_fd++)); do
-  __shlambda_close_all+=" $__shlambda_fd>&-"
-done
 
 __shlambda_set=0
 while ((__shlambda_set < __shlambda_sets)); do
