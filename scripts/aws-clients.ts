@@ -67,6 +67,8 @@ export interface AwsContext {
   /** The clients' HTTP handler: set its `listener` to follow an upload. */
   readonly uploads: ProgressHttpHandler;
   readonly region: string;
+  /** The Lambda endpoint given instead of AWS's, if any: errors name it. */
+  readonly endpoint: string | undefined;
   s3(): S3Client;
 }
 
@@ -102,6 +104,7 @@ export async function connectAws(settings: AwsSettings): Promise<AwsContext> {
     lambda,
     uploads,
     region,
+    endpoint: settings.lambdaEndpoint,
     s3() {
       s3 ??= new S3Client({
         ...common,
@@ -144,11 +147,15 @@ export function explainAwsError(error: unknown, subject: ErrorSubject): Error {
   return error;
 }
 
-/** Runs `work`, explaining any AWS error it throws. */
-export async function explainingErrors<T>(subject: ErrorSubject, work: () => Promise<T>): Promise<T> {
+/** Runs `work`, explaining any AWS error it throws; `functionName` names the function it is about. */
+export async function explainingErrors<T>(
+  aws: Pick<AwsContext, 'region' | 'endpoint'>,
+  work: () => Promise<T>,
+  functionName?: string,
+): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    throw explainAwsError(error, subject);
+    throw explainAwsError(error, { region: aws.region, endpoint: aws.endpoint, functionName });
   }
 }

@@ -2,19 +2,11 @@
 
 import type { UploadListener } from './upload-progress.ts';
 
-/** Where a command writes; `process` streams by default, so tests can pass their own. */
-export interface OutputStreams {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
-}
-
 export class CommandOutput {
-  readonly #streams: OutputStreams;
   readonly #json: boolean;
 
-  constructor(json: boolean, streams: OutputStreams = process) {
+  constructor(json: boolean) {
     this.#json = json;
-    this.#streams = streams;
   }
 
   get json(): boolean {
@@ -23,31 +15,28 @@ export class CommandOutput {
 
   /** A status line on stderr (never part of the results). */
   status(line: string): void {
-    this.#streams.stderr.write(`${line}\n`);
+    process.stderr.write(`${line}\n`);
   }
 
   /** The results: `result` as JSON with --json, else the text lines. */
   result(result: object, lines: readonly string[]): void {
-    if (this.#json) this.#streams.stdout.write(`${JSON.stringify(result)}\n`);
-    else for (const line of lines) this.#streams.stdout.write(`${line}\n`);
+    if (this.#json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    else for (const line of lines) process.stdout.write(`${line}\n`);
   }
 
-  /**
-   * Reports an upload of `bytes` on a terminal only, as the bytes go out when `handler` (the clients'
-   * HTTP handler) is given.
-   */
-  upload(label: string, bytes: number, handler?: { listener: UploadListener | undefined }): { done(): void } {
-    const stderr = this.#streams.stderr;
+  /** Reports an upload of `bytes` on a terminal only, as `handler` (the clients' HTTP handler) sends them. */
+  upload(label: string, bytes: number, handler: { listener: UploadListener | undefined }): { done(): void } {
+    const stderr = process.stderr;
     if (!stderr.isTTY) return { done() {} };
     const show = (sent: number): void => {
       const percent = bytes > 0 ? Math.floor((sent * 100) / bytes) : 100;
       stderr.write(`\ruploading ${label}: ${formatBytes(sent)} / ${formatBytes(bytes)} (${percent}%)`);
     };
     show(0);
-    if (handler) handler.listener = show;
+    handler.listener = show;
     return {
       done() {
-        if (handler) handler.listener = undefined;
+        handler.listener = undefined;
         show(bytes);
         stderr.write('\n');
       },

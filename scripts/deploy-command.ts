@@ -106,7 +106,6 @@ export async function runDeployCommand(argv: string[]): Promise<number> {
   const out = new CommandOutput(values.json);
   const settings = loadAwsSettings(values, process.env);
   const aws = await connectAws(settings);
-  const subject = { region: aws.region, endpoint: settings.lambdaEndpoint, functionName };
   try {
     const state = readState(statePath(process.cwd()));
     // Malformed and foreign-region ARNs (and an --arch that contradicts a known layer) fail before any call.
@@ -115,9 +114,7 @@ export async function runDeployCommand(argv: string[]): Promise<number> {
         options.arch ? rememberedArch(state, arn) : undefined,
       );
     }
-    const existing = await explainingErrors({ ...subject, functionName: undefined }, () =>
-      getFunction(aws, functionName),
-    );
+    const existing = await explainingErrors(aws, () => getFunction(aws, functionName));
     const arch: Architecture =
       options.arch ??
       (existing?.Architectures?.[0] as Architecture | undefined) ??
@@ -143,51 +140,68 @@ export async function runDeployCommand(argv: string[]): Promise<number> {
     const zipFile = await codeZip(options.code);
     const upload = out.upload(`${functionName} code`, zipFile.length, aws.uploads);
     let config: FunctionConfiguration;
+    // Set the same way on create and on update.
+    const tuning = {
+      ...(options.timeout ? { Timeout: options.timeout } : {}),
+      ...(options.memory ? { MemorySize: options.memory } : {}),
+      ...(options.env ? { Environment: { Variables: options.env } } : {}),
+    };
     if (!existing) {
       out.status(`shlambda deploy: creating ${functionName} (${arch}) in ${aws.region}`);
-      await explainingErrors(subject, () =>
-        aws.lambda.send(
-          new CreateFunctionCommand({
-            FunctionName: functionName,
-            Runtime: 'provided.al2023',
-            Handler: options.handler,
-            Role: options.role,
-            Code: { ZipFile: zipFile },
-            Layers: layers,
-            Architectures: [arch],
-            ...(options.timeout ? { Timeout: options.timeout } : {}),
-            ...(options.memory ? { MemorySize: options.memory } : {}),
-            ...(options.env ? { Environment: { Variables: options.env } } : {}),
-          }),
-        ),
+      await explainingErrors(
+        aws,
+        () =>
+          aws.lambda.send(
+            new CreateFunctionCommand({
+              FunctionName: functionName,
+              Runtime: 'provided.al2023',
+              Handler: options.handler,
+              Role: options.role,
+              Code: { ZipFile: zipFile },
+              Layers: layers,
+              Architectures: [arch],
+              ...tuning,
+            }),
+          ),
+        functionName,
       );
       upload.done();
-      config = await explainingErrors(subject, () => waitActive(aws, functionName));
+      config = await explainingErrors(
+        aws,
+        () => waitFor(waitUntilFunctionActiveV2, aws, functionName),
+        functionName,
+      );
     } else {
       out.status(`shlambda deploy: updating ${functionName} (${arch}) in ${aws.region}`);
-      await explainingErrors(subject, async () => {
-        await aws.lambda.send(
-          new UpdateFunctionCodeCommand({
-            FunctionName: functionName,
-            ZipFile: zipFile,
-            Architectures: [arch],
-          }),
-        );
-        upload.done();
-        await waitUpdated(aws, functionName);
-        await aws.lambda.send(
-          new UpdateFunctionConfigurationCommand({
-            FunctionName: functionName,
-            Handler: options.handler,
-            ...(options.role ? { Role: options.role } : {}),
-            ...(layers ? { Layers: layers } : {}),
-            ...(options.timeout ? { Timeout: options.timeout } : {}),
-            ...(options.memory ? { MemorySize: options.memory } : {}),
-            ...(options.env ? { Environment: { Variables: options.env } } : {}),
-          }),
-        );
-      });
-      config = await explainingErrors(subject, () => waitUpdated(aws, functionName));
+      await explainingErrors(
+        aws,
+        async () => {
+          await aws.lambda.send(
+            new UpdateFunctionCodeCommand({
+              FunctionName: functionName,
+              ZipFile: zipFile,
+              Architectures: [arch],
+            }),
+          );
+          upload.done();
+          await waitFor(waitUntilFunctionUpdatedV2, aws, functionName);
+          await aws.lambda.send(
+            new UpdateFunctionConfigurationCommand({
+              FunctionName: functionName,
+              Handler: options.handler,
+              ...(options.role ? { Role: options.role } : {}),
+              ...(layers ? { Layers: layers } : {}),
+              ...tuning,
+            }),
+          );
+        },
+        functionName,
+      );
+      config = await explainingErrors(
+        aws,
+        () => waitFor(waitUntilFunctionUpdatedV2, aws, functionName),
+        functionName,
+      );
     }
     const result = {
       functionName,
@@ -219,16 +233,13 @@ async function getFunction(aws: AwsContext, name: string): Promise<FunctionConfi
   }
 }
 
-async function waitActive(aws: AwsContext, name: string): Promise<FunctionConfiguration> {
-  const { reason } = await waitUntilFunctionActiveV2(
-    { client: aws.lambda, maxWaitTime: 300, minDelay: 1, maxDelay: 5 },
-    { FunctionName: name },
-  );
-  return (reason as { Configuration?: FunctionConfiguration } | undefined)?.Configuration ?? {};
-}
-
-async function waitUpdated(aws: AwsContext, name: string): Promise<FunctionConfiguration> {
-  const { reason } = await waitUntilFunctionUpdatedV2(
+/** Waits with one of the SDK's function waiters and returns the configuration it last saw. */
+async function waitFor(
+  waiter: typeof waitUntilFunctionActiveV2 | typeof waitUntilFunctionUpdatedV2,
+  aws: AwsContext,
+  name: string,
+): Promise<FunctionConfiguration> {
+  const { reason } = await waiter(
     { client: aws.lambda, maxWaitTime: 300, minDelay: 1, maxDelay: 5 },
     { FunctionName: name },
   );

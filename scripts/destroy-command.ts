@@ -50,13 +50,14 @@ export async function runDestroyCommand(argv: string[]): Promise<number> {
   const out = new CommandOutput(values.json);
   const settings = loadAwsSettings(values, process.env);
   const aws = await connectAws(settings);
-  const subject = { region: aws.region, endpoint: settings.lambdaEndpoint };
   const lines: string[] = [];
   const deletedLayers: string[] = [];
   try {
     if (functionName) {
-      await explainingErrors({ ...subject, functionName }, () =>
-        aws.lambda.send(new DeleteFunctionCommand({ FunctionName: functionName })),
+      await explainingErrors(
+        aws,
+        () => aws.lambda.send(new DeleteFunctionCommand({ FunctionName: functionName })),
+        functionName,
       );
       lines.push(`deleted function ${functionName} in ${aws.region}`);
     }
@@ -65,12 +66,10 @@ export async function runDestroyCommand(argv: string[]): Promise<number> {
       const numbers =
         version !== undefined
           ? [version]
-          : (await explainingErrors(subject, () => listLayerVersions(aws, layerName))).map(
-              (v) => v.Version ?? 0,
-            );
+          : (await explainingErrors(aws, () => listLayerVersions(aws, layerName))).map((v) => v.Version ?? 0);
       if (numbers.length === 0) lines.push(`layer ${layerName} has no versions in ${aws.region}`);
       for (const n of numbers) {
-        await explainingErrors(subject, () =>
+        await explainingErrors(aws, () =>
           aws.lambda.send(new DeleteLayerVersionCommand({ LayerName: layerName, VersionNumber: n })),
         );
         deletedLayers.push(`${layerName}:${n}`);

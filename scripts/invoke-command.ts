@@ -46,7 +46,7 @@ export async function runInvokeCommand(argv: string[]): Promise<number> {
   const aws = await connectAws(settings);
   try {
     const answer = await explainingErrors(
-      { region: aws.region, functionName, endpoint: settings.lambdaEndpoint },
+      aws,
       () =>
         aws.lambda.send(
           new InvokeCommand({
@@ -55,6 +55,7 @@ export async function runInvokeCommand(argv: string[]): Promise<number> {
             ...(values.log ? { LogType: 'Tail' as const } : {}),
           }),
         ),
+      functionName,
     );
     const body = Buffer.from(answer.Payload ?? new Uint8Array());
     const log = answer.LogResult ? Buffer.from(answer.LogResult, 'base64').toString('utf8') : undefined;

@@ -32,9 +32,7 @@ export async function runLayersCommand(argv: string[]): Promise<number> {
   const aws = await connectAws(settings);
   try {
     const layerName = values['layer-name'];
-    const versions = await explainingErrors({ region: aws.region, endpoint: settings.lambdaEndpoint }, () =>
-      listLayerVersions(aws, layerName),
-    );
+    const versions = await explainingErrors(aws, () => listLayerVersions(aws, layerName));
     const table = versions.length
       ? formatTable(
           ['VERSION', 'ARCH', 'CREATED', 'DESCRIPTION', 'ARN'],

@@ -255,7 +255,8 @@ function credentials(): Record<string, string> {
   return out;
 }
 
-function isExecutableFile(file: string): boolean {
+/** Whether `file` is a regular file with an execute bit. */
+export function isExecutableFile(file: string): boolean {
   try {
     const stat = fs.statSync(file);
     return stat.isFile() && (stat.mode & 0o111) !== 0;

@@ -100,7 +100,6 @@ export async function runPublishCommand(argv: string[]): Promise<number> {
   const out = new CommandOutput(values.json);
   const settings = loadAwsSettings(values, process.env);
   const aws = await connectAws(settings);
-  const subject = { region: aws.region, endpoint: settings.lambdaEndpoint };
   const stateFile = statePath(process.cwd());
   const published: object[] = [];
   const lines: string[] = [];
@@ -116,11 +115,11 @@ export async function runPublishCommand(argv: string[]): Promise<number> {
       zip = layerZipPath(arch);
       await ensureLayerBuilt(arch, zip, (line) => out.status(line));
     }
-    const content = await explainingErrors(subject, () =>
+    const content = await explainingErrors(aws, () =>
       layerContent(aws, zip, layerName, values['s3-bucket'], out),
     );
     const upload = out.upload(`${zip} as ${layerName}`, fs.statSync(zip).size, aws.uploads);
-    const result = await explainingErrors(subject, () =>
+    const result = await explainingErrors(aws, () =>
       aws.lambda.send(
         new PublishLayerVersionCommand({
           LayerName: layerName,
@@ -137,7 +136,7 @@ export async function runPublishCommand(argv: string[]): Promise<number> {
     if (!arn) throw new Error('PublishLayerVersion answered without a LayerVersionArn');
     if (sharing) {
       const share = sharing;
-      await explainingErrors(subject, () =>
+      await explainingErrors(aws, () =>
         aws.lambda.send(
           new AddLayerVersionPermissionCommand({
             LayerName: layerName,
@@ -193,14 +192,11 @@ async function layerContent(
     }
     return { ZipFile: fs.readFileSync(zip) };
   }
-  const sha = createHash('sha256').update(fs.readFileSync(zip)).digest('hex');
+  const body = fs.readFileSync(zip);
+  const sha = createHash('sha256').update(body).digest('hex');
   const key = `shlambda/${layerName}/${sha}.zip`;
   const upload = out.upload(`${zip} to s3://${bucket}/${key}`, size, aws.uploads);
-  await aws
-    .s3()
-    .send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: fs.readFileSync(zip), ContentLength: size }),
-    );
+  await aws.s3().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: size }));
   upload.done();
   return { S3Bucket: bucket, S3Key: key };
 }

@@ -62,11 +62,8 @@ export function unknownOperation(method: string, path: string): ApiError {
 
 /** A metadata or zip file in the data dir that is missing or unreadable; answered as a ServiceException. */
 export class StorageError extends Error {
-  readonly file: string;
-
   constructor(file: string, problem: string) {
     super(`shlambda local: ${file} ${problem}`);
     this.name = 'StorageError';
-    this.file = file;
   }
 }

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { LocalFunction } from '../local-function.ts';
+import { isExecutableFile, LocalFunction } from '../local-function.ts';
 import { type InvocationOutcome, MAX_BUFFERED_RESPONSE_BYTES } from '../local-runtime-api.ts';
 import type { SandboxChoice } from '../sandbox.ts';
 import { StorageError } from './errors.ts';
@@ -140,16 +140,9 @@ async function startEnvironment(
 
 function hasBootstrap(fn: LocalFunction): boolean {
   return (
-    isExecutable(path.join(fn.root, 'opt', 'bootstrap')) || isExecutable(path.join(fn.taskDir, 'bootstrap'))
+    isExecutableFile(path.join(fn.root, 'opt', 'bootstrap')) ||
+    isExecutableFile(path.join(fn.taskDir, 'bootstrap'))
   );
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    return fs.statSync(file).isFile() && (fs.statSync(file).mode & 0o111) !== 0;
-  } catch {
-    return false;
-  }
 }
 
 function errorJson(errorType: string, errorMessage: string): Buffer {

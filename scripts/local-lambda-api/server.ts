@@ -9,7 +9,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { MAX_SYNC_EVENT_BYTES } from '../local-runtime-api.ts';
 import type { SandboxChoice } from '../sandbox.ts';
-import { functionArn, type Place, parseFunctionId, parseLayerName, parseVersionNumber } from './arns.ts';
+import {
+  functionArn,
+  type Place,
+  parseFunctionId,
+  parseLayerName,
+  parseLayerVersionArn,
+  parseVersionNumber,
+} from './arns.ts';
 import {
   ApiError,
   invalidParameter,
@@ -303,8 +310,9 @@ async function invoke(context: Context, name: string, req: IncomingMessage): Pro
     env: record.Variables ?? {},
     codeZip: context.store.functionCodePath(name),
     layerZips: record.Layers.map((layer) => {
-      const match = /:layer:([^:]+):(\d+)$/.exec(layer.Arn);
-      return context.store.functionLayerPath(name, match?.[1] ?? '', Number(match?.[2]));
+      // Checked against this region when the function was saved.
+      const { name: layerName, version } = parseLayerVersionArn(context.place, layer.Arn);
+      return context.store.functionLayerPath(name, layerName, version);
     }),
   };
   const headers = { 'X-Amz-Executed-Version': '$LATEST' };
