@@ -17,7 +17,8 @@ import { handOver, type PreparedHandler } from './spare-process.ts';
 /** Invocations per zygote: each needs five descriptors in the runtime, and a new zygote costs a spawn. */
 export const ZYGOTE_SETS = 16;
 
-/** Sets of a slot's first zygote: it starts during init, where each set costs cold start (16: ~7 ms). */
+/** Sets of a slot's first zygote: it starts during init, where each set costs cold start (16 sets
+ *  took init from 55 to 65 ms, see the README). */
 const FIRST_ZYGOTE_SETS = 2;
 
 /**
