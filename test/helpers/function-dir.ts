@@ -50,6 +50,17 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
+/** The pids among `pid` and its descendants whose command line contains `fragment`, parents first. */
+export function descendantsRunning(pid: number, fragment: string): number[] {
+  return descendants(pid).filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(fragment);
+    } catch {
+      return false;
+    }
+  });
+}
+
 function safeReaddir(dir: string): string[] {
   try {
     return fs.readdirSync(dir);

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalFunction } from '../../scripts/local-function.ts';
 import type { InvocationOutcome } from '../../scripts/local-runtime-api.ts';
-import { type CodeFiles, descendants, startFunction } from '../helpers/function-dir.ts';
+import { type CodeFiles, descendantsRunning, startFunction } from '../helpers/function-dir.ts';
 
 const started: LocalFunction[] = [];
 afterEach(async () => {
@@ -337,15 +337,7 @@ describe('prestarted handlers (function mode)', () => {
     response((await f.invoke('{}')).outcome);
     const waiting = await vi.waitFor(
       () => {
-        // The zygote and the process it forked for the next invocation share a command line: the
-        // forked one comes last, below the zygote.
-        const matches = descendants(f.runtimePid ?? 0).filter((pid) => {
-          try {
-            return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('zygote-bash.sh');
-          } catch {
-            return false;
-          }
-        });
+        const matches = descendantsRunning(f.runtimePid ?? 0, 'zygote-bash.sh');
         // The zygote and the process it forked for the next invocation share a command line; the
         // forked one comes after it.
         const spare = matches.length >= 2 ? matches.at(-1) : undefined;
@@ -473,13 +465,7 @@ describe('1,008 sequential invocations', () => {
   function runtimeNode(): number {
     const pid = f.runtimePid;
     if (pid === undefined) throw new Error('runtime not running');
-    const node = descendants(pid).find((p) => {
-      try {
-        return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('shlambda/runtime.cjs');
-      } catch {
-        return false;
-      }
-    });
+    const node = descendantsRunning(pid, 'shlambda/runtime.cjs')[0];
     if (node === undefined) throw new Error('runtime node process not found');
     return node;
   }
