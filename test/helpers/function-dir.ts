@@ -9,6 +9,13 @@ import { LocalFunction, type LocalFunctionOptions } from '../../scripts/local-fu
 /** File contents by relative path; a `{ text, mode }` entry sets the mode (0o755 for executables). */
 export type CodeFiles = Record<string, string | Buffer | { text: string | Buffer; mode: number }>;
 
+/** The JSON body of an error a function reports, as Lambda reads it. */
+export interface ErrorPayload {
+  errorType: string;
+  errorMessage: string;
+  stackTrace: string[];
+}
+
 /** Writes the files into a new temporary directory and returns its path. */
 export function writeCode(files: CodeFiles): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shlambda-test-code-'));

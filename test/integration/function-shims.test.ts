@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ErrorPayload } from '../helpers/function-dir.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHIMS = path.join(ROOT, 'layer/shlambda');
@@ -86,12 +87,6 @@ interface ShimRun {
   status: number | null;
   stdout: Buffer;
   stderr: string;
-}
-
-interface ErrorPayload {
-  errorType: string;
-  errorMessage: string;
-  stackTrace: string[];
 }
 
 let workDir: string;

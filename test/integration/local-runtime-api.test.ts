@@ -195,35 +195,37 @@ describe('GET /next', () => {
     expect(await outcome).toMatchObject({ kind: 'response', body: Buffer.from('done') });
   });
 
-  it('keeps the event queued when the runtime hangs up while waiting', async ({ api }) => {
-    const controller = new AbortController();
-    const { answer: abandoned } = await parkNext(api, { signal: controller.signal });
-    controller.abort();
-    await expect(abandoned).rejects.toThrow();
-    await untilNoNextWaiting(api);
-
-    const outcome = invoke(api, '"kept"');
-    const event = await next(api);
-    expect(event.body.toString()).toBe('"kept"');
-    await call(api, 'POST', responsePath(requestIdOf(event)), { body: 'ok' });
-    expect((await outcome).kind).toBe('response');
-  });
-
-  it('keeps the event queued when a runtime that pipelined two /next hangs up', async ({ api }) => {
-    // The second /next waits on the connection behind the first, unanswered one: it has no socket yet.
-    let arrived = 0;
-    const bothParked = new Promise<void>((resolve) =>
-      api.on('next', () => {
-        arrived += 1;
-        if (arrived === 2) resolve();
-      }),
-    );
-    const [host, port] = api.address.split(':');
-    const runtime = connect(Number(port), host);
-    runtime.on('error', () => undefined);
-    runtime.write(`GET ${NEXT} HTTP/1.1\r\nHost: ${api.address}\r\n\r\n`.repeat(2));
-    await bothParked;
-    runtime.destroy();
+  it.for<[string, (api: LocalRuntimeApi) => Promise<void>]>([
+    [
+      'the runtime hangs up while waiting',
+      async (api) => {
+        const controller = new AbortController();
+        const { answer: abandoned } = await parkNext(api, { signal: controller.signal });
+        controller.abort();
+        await expect(abandoned).rejects.toThrow();
+      },
+    ],
+    [
+      'a runtime that pipelined two /next hangs up',
+      async (api) => {
+        // The second /next waits on the connection behind the first, unanswered one: it has no socket yet.
+        let arrived = 0;
+        const bothParked = new Promise<void>((resolve) =>
+          api.on('next', () => {
+            arrived += 1;
+            if (arrived === 2) resolve();
+          }),
+        );
+        const [host, port] = api.address.split(':');
+        const runtime = connect(Number(port), host);
+        runtime.on('error', () => undefined);
+        runtime.write(`GET ${NEXT} HTTP/1.1\r\nHost: ${api.address}\r\n\r\n`.repeat(2));
+        await bothParked;
+        runtime.destroy();
+      },
+    ],
+  ])('keeps the event queued when %s', async ([, hangUp], { api }) => {
+    await hangUp(api);
     await untilNoNextWaiting(api);
 
     const outcome = invoke(api, '"kept"');

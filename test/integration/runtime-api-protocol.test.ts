@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { descendants, writeCode } from '../helpers/function-dir.ts';
+import { descendants, type ErrorPayload, writeCode } from '../helpers/function-dir.ts';
 import {
   eventHeaders,
   isInitError,
@@ -177,11 +177,7 @@ function isRunning(runtime: Runtime): boolean {
 }
 
 /** Checks an `/error` or `/init/error` post the way Lambda reads it, and returns its payload. */
-function errorPayload(post: ScriptedRequest): {
-  errorType: string;
-  errorMessage: string;
-  stackTrace: string[];
-} {
+function errorPayload(post: ScriptedRequest): ErrorPayload {
   const payload = JSON.parse(post.body.toString('utf8'));
   expect(post.headers['content-type']).toBe(ERROR_CONTENT_TYPE);
   expect(post.headers['lambda-runtime-function-error-type']).toBe(payload.errorType);

@@ -9,7 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalFunction } from '../../scripts/local-function.ts';
 import type { InvocationOutcome } from '../../scripts/local-runtime-api.ts';
-import { type CodeFiles, descendantsRunning, startFunction } from '../helpers/function-dir.ts';
+import {
+  type CodeFiles,
+  descendantsRunning,
+  type ErrorPayload,
+  startFunction,
+} from '../helpers/function-dir.ts';
 
 const started: LocalFunction[] = [];
 afterEach(async () => {
@@ -32,11 +37,7 @@ function response(outcome: InvocationOutcome): Buffer {
   return outcome.body;
 }
 
-function errorOf(outcome: InvocationOutcome): {
-  errorType: string;
-  errorMessage: string;
-  stackTrace: string[];
-} {
+function errorOf(outcome: InvocationOutcome): ErrorPayload {
   if (outcome.kind !== 'error' && outcome.kind !== 'init-error') {
     throw new Error(`expected an error, got ${JSON.stringify(show(outcome))}`);
   }

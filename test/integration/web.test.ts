@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalFunction } from '../../scripts/local-function.ts';
 import type { InvocationOutcome } from '../../scripts/local-runtime-api.ts';
-import { type CodeFiles, startFunction } from '../helpers/function-dir.ts';
+import { type CodeFiles, type ErrorPayload, startFunction } from '../helpers/function-dir.ts';
 import { EVENT_SHAPES, type EventShape, httpEvent, type RequestSpec } from '../helpers/http-events.ts';
 
 const HANDLERS = fileURLToPath(new URL('../../handlers/', import.meta.url));
@@ -71,11 +71,7 @@ function web(outcome: InvocationOutcome): WebResponse {
   return { status: raw.statusCode as number, headers, cookies, body, raw };
 }
 
-function errorOf(outcome: InvocationOutcome): {
-  errorType: string;
-  errorMessage: string;
-  stackTrace: string[];
-} {
+function errorOf(outcome: InvocationOutcome): ErrorPayload {
   if (outcome.kind !== 'error') throw new Error(`expected an error, got ${outcome.kind}`);
   return JSON.parse(outcome.body.toString('utf8'));
 }

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../runtime/config.ts';
 import { ConfigError } from '../../runtime/errors.ts';
 import { DEFAULT_BINARY_TYPES } from '../../runtime/web/binary-types.ts';
+import { thrown } from '../helpers/thrown.ts';
 
 /** The variables Lambda always sets for a custom runtime. */
 const BASE: NodeJS.ProcessEnv = {
@@ -14,13 +15,7 @@ const BASE: NodeJS.ProcessEnv = {
 };
 
 function configError(env: NodeJS.ProcessEnv): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+  return thrown(ConfigError, () => loadConfig(env));
 }
 
 describe('loadConfig: required variables', () => {

@@ -8,6 +8,7 @@ import { HandlerFunctionNotFoundError, HandlerLoadError, toErrorPayload } from '
 import { checkFunctionDefined } from '../../runtime/function-check.ts';
 import { type ResolvedHandler, resolveHandler } from '../../runtime/handler-resolver.ts';
 import { LANGUAGES_BY_EXTENSION } from '../../runtime/interpreters.ts';
+import { thrownAsync } from '../helpers/thrown.ts';
 
 const temps: string[] = [];
 afterAll(() => {
@@ -41,19 +42,6 @@ async function check(files: Record<string, string>, handler = 'function.handler'
   await checkFunctionDefined(resolve(root, handler), { taskRoot: root, env, timeoutMs: 10_000 });
 }
 
-async function thrown<T extends Error>(
-  type: abstract new (...args: never[]) => T,
-  fn: () => unknown,
-): Promise<T> {
-  try {
-    await fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(type);
-    return error as T;
-  }
-  throw new Error(`expected ${type.name} to be thrown, but nothing was`);
-}
-
 describe('checkFunctionDefined: bash, by sourcing the file in a real bash', () => {
   it.each([
     ['name() form', 'handler() {\n  echo "$1"\n}\n'],
@@ -85,7 +73,7 @@ describe('checkFunctionDefined: bash, by sourcing the file in a real bash', () =
   it("loads the file with the function's environment", async () => {
     const files = { 'function.sh': 'if [ "$FEATURE" = on ]; then handler() { :; }; fi\n' };
     await expect(check(files, 'function.handler', { ...ENV, FEATURE: 'on' })).resolves.toBeUndefined();
-    await thrown(HandlerFunctionNotFoundError, () => check(files, 'function.handler', ENV));
+    await thrownAsync(HandlerFunctionNotFoundError, () => check(files, 'function.handler', ENV));
   });
 
   it.each([
@@ -109,7 +97,7 @@ describe('checkFunctionDefined: bash, by sourcing the file in a real bash', () =
       "function.sh defines no function 'handler' (defined: main)",
     ],
   ])('fails with HandlerFunctionNotFoundError for %s', async (_, method, content, message) => {
-    const error = await thrown(HandlerFunctionNotFoundError, () =>
+    const error = await thrownAsync(HandlerFunctionNotFoundError, () =>
       check({ 'function.sh': content }, `function.${method}`),
     );
     expect(error.name).toBe('Runtime.HandlerFunctionNotFound');
@@ -119,7 +107,7 @@ describe('checkFunctionDefined: bash, by sourcing the file in a real bash', () =
 
   it('fails with HandlerLoadError, carrying its stderr, when the top level exits', async () => {
     const content = 'echo "CONFIG_URL is not set" >&2\nexit 3\nhandler() { :; }\n';
-    const error = await thrown(HandlerLoadError, () => check({ 'function.sh': content }));
+    const error = await thrownAsync(HandlerLoadError, () => check({ 'function.sh': content }));
     expect(error.message).toContain('function.sh exited with code 3 while being loaded at init');
     expect(toErrorPayload(error)).toMatchObject({
       errorType: 'Runtime.HandlerLoadFailed',
@@ -130,13 +118,13 @@ describe('checkFunctionDefined: bash, by sourcing the file in a real bash', () =
   it('fails with HandlerLoadError when the top level runs past the time allowed', async () => {
     const root = taskRoot({ 'function.sh': 'while :; do :; done\nhandler() { :; }\n' });
     const handler = resolve(root, 'function.handler');
-    await thrown(HandlerLoadError, () =>
+    await thrownAsync(HandlerLoadError, () =>
       checkFunctionDefined(handler, { taskRoot: root, env: ENV, timeoutMs: 300 }),
     );
   });
 
   it('reports the syntax error of a file that does not parse, not just a missing function', async () => {
-    const error = await thrown(Error, () => check({ 'function.sh': 'handler() {\n  echo "$1"\n' }));
+    const error = await thrownAsync(Error, () => check({ 'function.sh': 'handler() {\n  echo "$1"\n' }));
     const payload = toErrorPayload(error);
     expect([payload.errorMessage, ...payload.stackTrace].join('\n')).toMatch(/syntax error/);
   });
@@ -199,7 +187,9 @@ describe('checkFunctionDefined: other languages, by reading the text only', () =
   it.each(cases)(
     'fails for a %s file that never mentions the name, listing what it defines',
     async (extension, content, defined) => {
-      const error = await thrown(HandlerFunctionNotFoundError, () => checkText(extension, content, 'handlr'));
+      const error = await thrownAsync(HandlerFunctionNotFoundError, () =>
+        checkText(extension, content, 'handlr'),
+      );
       expect(error.message).toContain(
         `function${extension} defines no function 'handlr' (defined: ${defined})`,
       );
@@ -210,13 +200,13 @@ describe('checkFunctionDefined: other languages, by reading the text only', () =
     ['a prefix of a defined name', 'handle'],
     ['a name that only ends a defined one', 'andler'],
   ])('does not accept %s', async (_, method) => {
-    await thrown(HandlerFunctionNotFoundError, () =>
+    await thrownAsync(HandlerFunctionNotFoundError, () =>
       checkText('.py', 'def handler(event, context):\n    pass\n', method),
     );
   });
 
   it('says so when the file defines no function at all', async () => {
-    const error = await thrown(HandlerFunctionNotFoundError, () =>
+    const error = await thrownAsync(HandlerFunctionNotFoundError, () =>
       checkText('.py', 'print("hello")\n', 'handler'),
     );
     expect(error.message).toContain("function.py defines no function 'handler' (it defines none)");

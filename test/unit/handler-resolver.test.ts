@@ -18,6 +18,7 @@ import {
   type ResolveOptions,
   resolveHandler,
 } from '../../runtime/handler-resolver.ts';
+import { thrown } from '../helpers/thrown.ts';
 
 const SHIM_DIR = '/opt/shlambda';
 const SEARCH_PATH = process.env.PATH ?? '';
@@ -62,17 +63,6 @@ function resolve(handler: string, root: string, overrides: Partial<ResolveOption
     nodePath: process.execPath,
     ...overrides,
   });
-}
-
-/** Runs `fn`, expecting it to throw an instance of `type`; returns the error for further checks. */
-function thrown<T extends Error>(type: abstract new (...args: never[]) => T, fn: () => unknown): T {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(type);
-    return error as T;
-  }
-  throw new Error(`expected ${type.name} to be thrown, but nothing was`);
 }
 
 /** Where a POSIX shell finds `program` on the test's PATH: the oracle for interpreter lookup. */

@@ -9,6 +9,7 @@ import {
 } from '../../runtime/web/binary-types.ts';
 import { type CgiResponse, parseCgiOutput, toProxyResponse } from '../../runtime/web/cgi-response.ts';
 import type { HttpSource } from '../../runtime/web/http-event.ts';
+import { thrown } from '../helpers/thrown.ts';
 
 const out = (text: string | Buffer) =>
   parseCgiOutput(Buffer.isBuffer(text) ? text : Buffer.from(text, 'latin1'));
@@ -54,15 +55,9 @@ describe('parseCgiOutput', () => {
     ['a Status out of range', 'Status: 700 Odd\n\n', 'invalid Status'],
     ['no blank line in 64 KB', `X-Big: ${'a'.repeat(70_000)}\n\n`, 'no blank line'],
   ])('refuses %s', (_, text, message) => {
-    let error: unknown;
-    try {
-      out(text);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(InvalidCgiResponseError);
-    expect((error as Error).name).toBe('Function.InvalidCgiResponse');
-    expect((error as Error).message).toContain(message);
+    const error = thrown(InvalidCgiResponseError, () => out(text));
+    expect(error.name).toBe('Function.InvalidCgiResponse');
+    expect(error.message).toContain(message);
   });
 });
 
@@ -89,54 +84,31 @@ function proxy(source: HttpSource, cgi: CgiResponse = COOKIES_AND_MORE, method =
 }
 
 describe('toProxyResponse: one shape per source', () => {
+  /** API Gateway v1 and ALB with multi-value headers: every header as a list, cookies among them. */
+  const MULTI_VALUE = {
+    statusCode: 404,
+    multiValueHeaders: {
+      'Content-Type': ['text/html'],
+      'Set-Cookie': ['a=1; Path=/', 'b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT'],
+      Vary: ['Accept', 'Cookie'],
+    },
+    body: '<p>not here</p>',
+    isBase64Encoded: false,
+  };
+  /** API Gateway v2 and function URLs: joined headers, cookies apart. */
+  const WITH_COOKIES = {
+    statusCode: 404,
+    headers: { 'Content-Type': 'text/html', Vary: 'Accept, Cookie' },
+    cookies: ['a=1; Path=/', 'b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT'],
+    body: '<p>not here</p>',
+    isBase64Encoded: false,
+  };
+
   it.each<[HttpSource, Record<string, unknown>]>([
-    [
-      'api-gateway-v1',
-      {
-        statusCode: 404,
-        multiValueHeaders: {
-          'Content-Type': ['text/html'],
-          'Set-Cookie': ['a=1; Path=/', 'b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT'],
-          Vary: ['Accept', 'Cookie'],
-        },
-        body: '<p>not here</p>',
-        isBase64Encoded: false,
-      },
-    ],
-    [
-      'api-gateway-v2',
-      {
-        statusCode: 404,
-        headers: { 'Content-Type': 'text/html', Vary: 'Accept, Cookie' },
-        cookies: ['a=1; Path=/', 'b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT'],
-        body: '<p>not here</p>',
-        isBase64Encoded: false,
-      },
-    ],
-    [
-      'function-url',
-      {
-        statusCode: 404,
-        headers: { 'Content-Type': 'text/html', Vary: 'Accept, Cookie' },
-        cookies: ['a=1; Path=/', 'b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT'],
-        body: '<p>not here</p>',
-        isBase64Encoded: false,
-      },
-    ],
-    [
-      'alb-multi-value',
-      {
-        statusCode: 404,
-        statusDescription: '404 Gone Fishing',
-        multiValueHeaders: {
-          'Content-Type': ['text/html'],
-          'Set-Cookie': ['a=1; Path=/', 'b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT'],
-          Vary: ['Accept', 'Cookie'],
-        },
-        body: '<p>not here</p>',
-        isBase64Encoded: false,
-      },
-    ],
+    ['api-gateway-v1', MULTI_VALUE],
+    ['api-gateway-v2', WITH_COOKIES],
+    ['function-url', WITH_COOKIES],
+    ['alb-multi-value', { ...MULTI_VALUE, statusDescription: '404 Gone Fishing' }],
     [
       'alb',
       {

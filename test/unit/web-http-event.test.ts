@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { NotHttpEventError } from '../../runtime/errors.ts';
 import { encodeComponent, encodeLoosely, parseHttpEvent } from '../../runtime/web/http-event.ts';
 import { EVENT_SHAPES, httpEvent } from '../helpers/http-events.ts';
+import { thrown } from '../helpers/thrown.ts';
 
 function parse(event: unknown) {
   return parseHttpEvent(Buffer.from(JSON.stringify(event)));
@@ -123,15 +124,9 @@ describe('parseHttpEvent: other events are refused', () => {
     ['a JSON string', '"GET /"', 'string'],
     ['version 2.0 without requestContext.http', '{"version":"2.0","rawPath":"/"}', 'version'],
   ])('%s', (_, event, detail) => {
-    let error: unknown;
-    try {
-      parseHttpEvent(Buffer.from(event));
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(NotHttpEventError);
-    const message = (error as Error).message;
-    expect((error as Error).name).toBe('Runtime.NotAnHttpEvent');
+    const error = thrown(NotHttpEventError, () => parseHttpEvent(Buffer.from(event)));
+    const message = error.message;
+    expect(error.name).toBe('Runtime.NotAnHttpEvent');
     expect(message).toContain('API Gateway');
     expect(message).toContain(detail);
   });
