@@ -23,11 +23,17 @@ async function main(): Promise<void> {
   try {
     config = loadConfig(process.env);
   } catch (error) {
-    await failInit(process.env.AWS_LAMBDA_RUNTIME_API, error);
+    const runtimeApi = process.env.AWS_LAMBDA_RUNTIME_API;
+    await failInit(
+      runtimeApi ? new RuntimeApiClient(runtimeApi, `shlambda/${RUNTIME_VERSION}`) : undefined,
+      error,
+    );
     return;
   }
   const logger = createLogger(config.logFormat, config.logLevel);
-  const client = new RuntimeApiClient(config.runtimeApi, config.concurrency, `shlambda/${RUNTIME_VERSION}`);
+  const client = new RuntimeApiClient(config.runtimeApi, `shlambda/${RUNTIME_VERSION}`);
+  // The connection comes up while the handler loads: the first GET /next does not wait for it.
+  client.connect();
   const baseEnv = baseHandlerEnv(process.env);
   const zygotes = new Map<number, BashZygote>();
   let handler: ReturnType<typeof resolveHandler>;
@@ -56,7 +62,7 @@ async function main(): Promise<void> {
   } catch (error) {
     for (const spare of firstSpares) spare.discard();
     for (const zygote of zygotes.values()) zygote.discard();
-    await failInit(config.runtimeApi, error);
+    await failInit(client, error);
     return;
   }
   logger.log(
@@ -102,12 +108,11 @@ function startFirstSpares(context: Parameters<typeof startSpare>[0]): PreparedHa
 }
 
 /** Reports an init failure the way Lambda shows it (to the first invocation), then exits non-zero. */
-async function failInit(runtimeApi: string | undefined, error: unknown): Promise<void> {
+async function failInit(client: RuntimeApiClient | undefined, error: unknown): Promise<void> {
   const payload = toErrorPayload(error);
   process.stderr.write(`shlambda init error: ${payload.errorType}: ${payload.errorMessage}\n`);
   for (const line of payload.stackTrace) process.stderr.write(`  ${line}\n`);
-  if (runtimeApi) {
-    const client = new RuntimeApiClient(runtimeApi, 1, `shlambda/${RUNTIME_VERSION}`);
+  if (client) {
     try {
       await client.postInitError(payload);
     } catch (postError) {

@@ -1,10 +1,11 @@
 /**
- * Speaks the Lambda Runtime API over `node:http` with one keep-alive connection pool.
+ * Speaks the Lambda Runtime API over kept-alive HTTP/1.1 connections (`http-connection.ts`).
  * https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
  */
 
-import http from 'node:http';
 import type { ErrorPayload } from './errors.ts';
+import { ConnectionFailure, HttpConnection } from './http-connection.ts';
+import type { HttpAnswer } from './http-response-parser.ts';
 
 /** One event from `GET /next`, with the headers that describe its invocation. */
 export interface Invocation {
@@ -32,16 +33,26 @@ const NEXT_RETRY_DELAYS_MS = [10, 20, 50, 100, 200, 500, 1000, 1000, 1000, 1000]
 export class RuntimeApiClient {
   readonly #host: string;
   readonly #port: number;
-  readonly #agent: http.Agent;
+  /** `host:port` as Lambda gave it, brackets and all: the Host header. */
+  readonly #address: string;
   readonly #userAgent: string;
+  /** Connections with no request in flight. Each concurrent loop uses one at a time, so there are
+   *  never more connections than loops. */
+  readonly #idle: HttpConnection[] = [];
+  readonly #all = new Set<HttpConnection>();
 
-  constructor(address: string, concurrency: number, userAgent: string) {
+  constructor(address: string, userAgent: string) {
     const colon = address.lastIndexOf(':');
-    this.#host = address.slice(0, colon);
+    // An IPv6 address comes in brackets ([::1]:9001); net.connect wants it without.
+    this.#host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
     this.#port = Number(address.slice(colon + 1));
-    // One socket per concurrent /next plus one for posting answers while others wait.
-    this.#agent = new http.Agent({ keepAlive: true, maxSockets: concurrency + 1 });
+    this.#address = address;
     this.#userAgent = userAgent;
+  }
+
+  /** Opens a connection ahead of the first request, so that request does not wait for it. */
+  connect(): void {
+    if (this.#idle.length === 0) this.#idle.push(this.#open());
   }
 
   /**
@@ -51,7 +62,7 @@ export class RuntimeApiClient {
    */
   async next(): Promise<Invocation> {
     for (let attempt = 0; ; attempt++) {
-      let answer: RawAnswer;
+      let answer: HttpAnswer;
       try {
         answer = await this.#request('GET', '/runtime/invocation/next', undefined, {});
       } catch (error) {
@@ -66,17 +77,17 @@ export class RuntimeApiClient {
         );
       }
       const h = answer.headers;
-      const requestId = header(h, 'lambda-runtime-aws-request-id');
+      const requestId = h.get('lambda-runtime-aws-request-id');
       if (!requestId)
         throw new RuntimeApiFatalError('GET /next answered without Lambda-Runtime-Aws-Request-Id');
       return {
         requestId,
-        deadlineMs: Number(header(h, 'lambda-runtime-deadline-ms')) || Date.now() + 3000,
-        invokedFunctionArn: header(h, 'lambda-runtime-invoked-function-arn') ?? '',
-        traceId: header(h, 'lambda-runtime-trace-id'),
-        clientContext: header(h, 'lambda-runtime-client-context'),
-        cognitoIdentity: header(h, 'lambda-runtime-cognito-identity'),
-        tenantId: header(h, 'lambda-runtime-aws-tenant-id'),
+        deadlineMs: Number(h.get('lambda-runtime-deadline-ms')) || Date.now() + 3000,
+        invokedFunctionArn: h.get('lambda-runtime-invoked-function-arn') ?? '',
+        traceId: h.get('lambda-runtime-trace-id'),
+        clientContext: h.get('lambda-runtime-client-context'),
+        cognitoIdentity: h.get('lambda-runtime-cognito-identity'),
+        tenantId: h.get('lambda-runtime-aws-tenant-id'),
         event: answer.body,
       };
     }
@@ -99,17 +110,19 @@ export class RuntimeApiClient {
     return this.#post('/runtime/init/error', [Buffer.from(JSON.stringify(payload))], errorHeaders(payload));
   }
 
-  /** Closes idle keep-alive sockets so the process can exit. */
+  /** Closes every connection so the process can exit. */
   close(): void {
-    this.#agent.destroy();
+    for (const connection of this.#all) connection.close();
+    this.#all.clear();
+    this.#idle.length = 0;
   }
 
   async #post(
     path: string,
     chunks: readonly Buffer[],
-    headers: http.OutgoingHttpHeaders,
+    headers: Record<string, string>,
   ): Promise<PostOutcome> {
-    let answer: RawAnswer;
+    let answer: HttpAnswer;
     try {
       answer = await this.#request('POST', path, chunks, headers);
     } catch (error) {
@@ -125,60 +138,67 @@ export class RuntimeApiClient {
     return 'rejected';
   }
 
-  #request(
+  async #request(
     method: string,
     path: string,
     chunks: readonly Buffer[] | undefined,
-    headers: http.OutgoingHttpHeaders,
-  ): Promise<RawAnswer> {
-    return new Promise((resolve, reject) => {
-      const length = chunks ? chunks.reduce((sum, c) => sum + c.length, 0) : undefined;
-      const req = http.request(
-        {
-          host: this.#host,
-          port: this.#port,
-          method,
-          path: `/2018-06-01${path}`,
-          agent: this.#agent,
-          headers: {
-            'User-Agent': this.#userAgent,
-            ...(length === undefined ? {} : { 'Content-Length': length }),
-            ...headers,
-          },
-        },
-        (res) => {
-          const body: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => body.push(chunk));
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(body) }),
-          );
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      if (chunks) for (const chunk of chunks) req.write(chunk);
-      req.end();
-    });
+    headers: Record<string, string>,
+  ): Promise<HttpAnswer> {
+    const head = this.#head(method, path, chunks, headers);
+    for (;;) {
+      const connection = this.#take();
+      try {
+        const answer = await connection.request(head, chunks ?? []);
+        if (connection.idle) this.#idle.push(connection);
+        else this.#all.delete(connection);
+        return answer;
+      } catch (error) {
+        connection.close();
+        this.#all.delete(connection);
+        // A kept-alive connection the server closed just as the request went out: the request never
+        // arrived, so it is sent again on a new connection (which is not retried: no loop).
+        if (error instanceof ConnectionFailure && error.beforeAnswer && connection.answered > 0) continue;
+        throw error;
+      }
+    }
+  }
+
+  #take(): HttpConnection {
+    for (let connection = this.#idle.pop(); connection; connection = this.#idle.pop()) {
+      if (connection.idle) return connection;
+      this.#all.delete(connection);
+    }
+    return this.#open();
+  }
+
+  #open(): HttpConnection {
+    const connection = new HttpConnection(this.#host, this.#port);
+    this.#all.add(connection);
+    return connection;
+  }
+
+  #head(
+    method: string,
+    path: string,
+    chunks: readonly Buffer[] | undefined,
+    headers: Record<string, string>,
+  ): Buffer {
+    let head = `${method} /2018-06-01${path} HTTP/1.1\r\nHost: ${this.#address}\r\nUser-Agent: ${this.#userAgent}\r\n`;
+    if (chunks) head += `Content-Length: ${chunks.reduce((sum, c) => sum + c.length, 0)}\r\n`;
+    for (const [name, value] of Object.entries(headers)) {
+      // Header values must be visible ASCII: no character may end the line early.
+      head += `${name}: ${value.replace(/[^\x20-\x7e]/g, '?')}\r\n`;
+    }
+    return Buffer.from(`${head}\r\n`, 'latin1');
   }
 }
 
-interface RawAnswer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-function errorHeaders(payload: ErrorPayload): http.OutgoingHttpHeaders {
+function errorHeaders(payload: ErrorPayload): Record<string, string> {
   return {
     'Content-Type': ERROR_CONTENT_TYPE,
-    // Header values must be latin1 without control characters; the body keeps the exact type.
-    'Lambda-Runtime-Function-Error-Type': payload.errorType.replace(/[^\x20-\x7e]/g, '?'),
+    // The body keeps the exact type; the header gets it with anything but visible ASCII replaced.
+    'Lambda-Runtime-Function-Error-Type': payload.errorType,
   };
-}
-
-function header(headers: http.IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 function describe(error: unknown): string {
