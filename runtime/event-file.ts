@@ -1,7 +1,7 @@
 /** Hands an event to a handler as a regular file on stdin: seekable, so bash reads it in bulk, not byte by byte. */
 
-import fs from 'node:fs';
-import path from 'node:path';
+import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * Writes the event to an unlinked temporary file and returns an open descriptor positioned at byte 0.
@@ -10,14 +10,14 @@ import path from 'node:path';
  * @param name distinguishes the files of concurrent invocations of this runtime (the slot).
  */
 export function openEventFile(tmpDir: string, name: string | number, event: Buffer): number {
-  const file = path.join(tmpDir, `.shlambda-event-${process.pid}-${name}`);
-  const fd = fs.openSync(file, 'w+', 0o600);
+  const file = join(tmpDir, `.shlambda-event-${process.pid}-${name}`);
+  const fd = openSync(file, 'w+', 0o600);
   try {
-    fs.unlinkSync(file);
+    unlinkSync(file);
     fillEventFile(fd, event);
     return fd;
   } catch (error) {
-    fs.closeSync(fd);
+    closeSync(fd);
     throw error;
   }
 }
@@ -28,5 +28,5 @@ export function openEventFile(tmpDir: string, name: string | number, event: Buff
  */
 export function fillEventFile(fd: number, data: Buffer): void {
   let written = 0;
-  while (written < data.length) written += fs.writeSync(fd, data, written, data.length - written, written);
+  while (written < data.length) written += writeSync(fd, data, written, data.length - written, written);
 }

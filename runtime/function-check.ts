@@ -1,7 +1,7 @@
 /** Checks at init that the function `_HANDLER` names exists, so a typo fails once at init, not on every call. */
 
-import fs from 'node:fs';
-import path from 'node:path';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import {
   HandlerExitError,
   HandlerFunctionNotFoundError,
@@ -36,7 +36,7 @@ export async function checkFunctionDefined(
   options: FunctionCheckOptions,
 ): Promise<void> {
   if (handler.mode !== 'function' || !handler.language || !handler.method) return;
-  const fileName = path.basename(handler.file);
+  const fileName = basename(handler.file);
   if (handler.language.name === 'bash') {
     const { defined, stderr } = await bashFunctions(handler.command, handler.file, options);
     if (defined.includes(handler.method)) return;
@@ -46,7 +46,7 @@ export async function checkFunctionDefined(
     }
     throw notFound(fileName, handler.method, defined);
   }
-  const text = fs.readFileSync(handler.file, 'utf8');
+  const text = readFileSync(handler.file, 'utf8');
   if (!new RegExp(`(^|[^\\w$])${handler.method}([^\\w$]|$)`).test(text)) {
     const defined = [...text.matchAll(handler.language.definitions)].map(
       (m) => m.slice(1).find(Boolean) ?? '',
@@ -76,7 +76,7 @@ async function bashFunctions(
 ): Promise<{ defined: string[]; stderr: string[] }> {
   const script = `source "$1" >/dev/null </dev/null; echo ${LOADED_MARKER}; declare -F`;
   const stderr: string[] = [];
-  const devNull = fs.openSync('/dev/null', 'r');
+  const devNull = openSync('/dev/null', 'r');
   let result: RunResult;
   try {
     const running = runHandlerProcess({
@@ -90,10 +90,10 @@ async function bashFunctions(
       killGraceMs: 100,
       onStderrLines: (lines) => stderr.push(...lines),
     });
-    fs.closeSync(devNull);
+    closeSync(devNull);
     result = await running;
   } catch (error) {
-    fs.closeSync(devNull);
+    closeSync(devNull);
     throw error;
   }
   const stdout = result.ok ? Buffer.concat(result.chunks).toString('utf8') : '';
@@ -101,7 +101,7 @@ async function bashFunctions(
   if (!result.ok || marker < 0) {
     const why = result.ok ? 'stopped' : loadFailure(result.error, options.timeoutMs);
     throw new HandlerLoadError(
-      `${path.basename(file)} ${why} while being loaded at init; its top level must only define functions and ` +
+      `${basename(file)} ${why} while being loaded at init; its top level must only define functions and ` +
         'must not exit or wait for input',
       stderr.slice(-20),
     );
@@ -131,7 +131,7 @@ export async function checkSpareLoaded(
   });
   const ready = await Promise.race([spare.ready, timedOut]);
   clearTimeout(timer);
-  const fileName = path.basename(handler.file);
+  const fileName = basename(handler.file);
   if (ready === true) return;
   if (ready === 'timeout') {
     spare.discard();

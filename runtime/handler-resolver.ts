@@ -1,7 +1,7 @@
 /** Turns `_HANDLER` into the command that runs one invocation, refusing anything unsafe or missing. */
 
-import fs from 'node:fs';
-import path from 'node:path';
+import { realpathSync, statSync } from 'node:fs';
+import { extname, join, sep } from 'node:path';
 import type { CgiSwitch } from './config.ts';
 import {
   ConfigError,
@@ -130,7 +130,7 @@ export function resolveHandler(options: ResolveOptions): ResolvedHandler {
       method: name.method,
       language,
       command: program,
-      args: [path.join(options.shimDir, language.shim), file, name.method],
+      args: [join(options.shimDir, language.shim), file, name.method],
     };
   }
   const bare = realFileInside(root, name.file, options.handler);
@@ -147,7 +147,7 @@ export function resolveHandler(options: ResolveOptions): ResolvedHandler {
 }
 
 function scriptMode(file: string, displayName: string, options: ResolveOptions): ResolvedHandler {
-  const language = LANGUAGES_BY_EXTENSION.get(path.extname(file));
+  const language = LANGUAGES_BY_EXTENSION.get(extname(file));
   const cgiSwitch = options.cgi ?? 'auto';
   if (language?.name === 'php' && cgiSwitch !== 'off') {
     // A PHP page is a web page: php-cgi gives it $_GET, $_POST, $_COOKIE, header() and the status.
@@ -203,7 +203,7 @@ function withProgram(
 
 function realRoot(taskRoot: string): string {
   try {
-    return fs.realpathSync(taskRoot);
+    return realpathSync(taskRoot);
   } catch {
     throw new HandlerNotFoundError(`LAMBDA_TASK_ROOT ${taskRoot} does not exist`);
   }
@@ -213,16 +213,16 @@ function realRoot(taskRoot: string): string {
 function realFileInside(root: string, relative: string, handler: string): string | undefined {
   let real: string;
   try {
-    real = fs.realpathSync(path.join(root, relative));
+    real = realpathSync(join(root, relative));
   } catch {
     return undefined;
   }
-  if (!real.startsWith(root + path.sep)) {
+  if (!real.startsWith(root + sep)) {
     throw new InvalidHandlerError(
       `_HANDLER ${JSON.stringify(handler)} resolves outside the task root (${real})`,
     );
   }
-  return fs.statSync(real).isFile() ? real : undefined;
+  return statSync(real).isFile() ? real : undefined;
 }
 
 function languageProgram(language: Language, options: ResolveOptions): string {

@@ -1,7 +1,7 @@
 /** Which program runs a handler file: the extension table, PATH lookup and shebang checks. */
 
-import fs from 'node:fs';
-import path from 'node:path';
+import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { HandlerNotExecutableError, InterpreterNotFoundError } from './errors.ts';
 
 /** A language shlambda knows by file extension, with the shim that calls a function in it. */
@@ -68,10 +68,10 @@ export const LANGUAGES_BY_EXTENSION: ReadonlyMap<string, Language> = new Map([
 
 /** Finds an executable program by name on a PATH string, as a shell would; absolute or relative paths are checked as given. */
 export function findProgram(program: string, searchPath: string): string | undefined {
-  if (program.includes('/')) return isExecutableFile(program) ? path.resolve(program) : undefined;
+  if (program.includes('/')) return isExecutableFile(program) ? resolve(program) : undefined;
   for (const dir of searchPath.split(':')) {
     if (!dir) continue;
-    const candidate = path.join(dir, program);
+    const candidate = join(dir, program);
     if (isExecutableFile(candidate)) return candidate;
   }
   return undefined;
@@ -135,20 +135,20 @@ export function checkExecutable(file: string, displayName: string, searchPath: s
 
 function isExecutableFile(file: string): boolean {
   try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
   } catch {
     return false;
   }
 }
 
 function readHead(file: string, bytes: number): string {
-  const fd = fs.openSync(file, 'r');
+  const fd = openSync(file, 'r');
   try {
     const buffer = Buffer.alloc(bytes);
-    const read = fs.readSync(fd, buffer, 0, bytes, 0);
+    const read = readSync(fd, buffer, 0, bytes, 0);
     return buffer.subarray(0, read).toString('latin1');
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
 }

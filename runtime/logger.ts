@@ -1,6 +1,6 @@
 /** Writes the function's log: handler stderr lines and the runtime's own messages, as text or JSON lines. */
 
-import fs from 'node:fs';
+import { writeSync } from 'node:fs';
 import { type LogFormat, type LogLevel, logLevelRank } from './config.ts';
 
 export interface Logger {
@@ -20,7 +20,7 @@ export interface Logger {
 export function createLogger(
   format: LogFormat,
   level: LogLevel,
-  write: (text: string) => void = (text) => fs.writeSync(2, text),
+  write: (text: string) => void = (text) => writeSync(2, text),
 ): Logger {
   const minimum = logLevelRank(level);
   return {

@@ -1,6 +1,5 @@
 /** The runtime's entry point: load the configuration, resolve the handler or report why not, run the loop. */
 
-import type { BashZygote } from './bash-zygote.ts';
 import { loadConfig, type RuntimeConfig } from './config.ts';
 import { toErrorPayload } from './errors.ts';
 import { checkFunctionDefined, checkSpareLoaded } from './function-check.ts';
@@ -12,6 +11,7 @@ import { createLogger } from './logger.ts';
 import { RuntimeApiClient } from './runtime-api-client.ts';
 import type { PreparedHandler } from './spare-process.ts';
 import { RUNTIME_VERSION } from './version.ts';
+import type { Zygote } from './zygote.ts';
 
 /** Loading a handler file at init gets this long; Lambda allows 10 s for all of init. */
 const INIT_CHECK_TIMEOUT_MS = 5000;
@@ -32,10 +32,8 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logFormat, config.logLevel);
   const client = new RuntimeApiClient(config.runtimeApi, `shlambda/${RUNTIME_VERSION}`);
-  // The connection comes up while the handler loads: the first GET /next does not wait for it.
-  client.connect();
   const baseEnv = baseHandlerEnv(process.env);
-  const zygotes = new Map<number, BashZygote>();
+  const zygotes = new Map<number, Zygote>();
   let handler: ReturnType<typeof resolveHandler>;
   const firstSpares: PreparedHandler[] = [];
   try {
@@ -54,6 +52,8 @@ async function main(): Promise<void> {
       ? startFirstSpares({ config, handler, logger, baseEnv, zygotes })
       : [];
     firstSpares.push(...spares);
+    // The connection comes up while the handler loads its file: the first GET /next does not wait for it.
+    client.connect();
     // The first prestarted process is the check; bash's throwaway check runs only if it fails to load.
     if (handler.language?.name !== 'bash' || !spares[0]) await checkFunctionDefined(handler, checkOptions);
     if (spares[0]) {

@@ -13,7 +13,7 @@
  * cannot close the originals: its function's processes inherit a closed socket and a read file).
  */
 
-import fs from 'node:fs';
+import { closeSync } from 'node:fs';
 import { InternalError } from './errors.ts';
 import { fillEventFile, openEventFile } from './event-file.ts';
 import {
@@ -141,8 +141,8 @@ export class SpareProcess implements PreparedHandler {
 
   private closeFiles(): void {
     // The child holds its own copies; ours only serve to write the invocation.
-    if (this.eventFd !== undefined) fs.closeSync(this.eventFd);
-    if (this.contextFd !== undefined) fs.closeSync(this.contextFd);
+    if (this.eventFd !== undefined) closeSync(this.eventFd);
+    if (this.contextFd !== undefined) closeSync(this.contextFd);
     this.eventFd = undefined;
     this.contextFd = undefined;
   }
