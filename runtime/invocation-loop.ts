@@ -1,6 +1,5 @@
 /** The invocation loop: wait for an event, run the handler, post its answer, forever. */
 
-import type { BashZygote } from './bash-zygote.ts';
 import type { RuntimeConfig } from './config.ts';
 import { InternalError, toErrorPayload } from './errors.ts';
 import type { ResolvedHandler } from './handler-resolver.ts';
@@ -10,6 +9,7 @@ import type { Logger } from './logger.ts';
 import type { RunResult } from './process-supervisor.ts';
 import type { Invocation, RuntimeApiClient } from './runtime-api-client.ts';
 import type { PreparedHandler } from './spare-process.ts';
+import type { Zygote } from './zygote.ts';
 
 export interface LoopContext {
   config: RuntimeConfig;
@@ -17,8 +17,8 @@ export interface LoopContext {
   handler: ResolvedHandler;
   logger: Logger;
   baseEnv: NodeJS.ProcessEnv;
-  /** Bash function mode: each slot's zygote, which forks the processes of its invocations. */
-  zygotes: Map<number, BashZygote>;
+  /** Bash and Python function mode: each slot's zygote, which forks the processes of its invocations. */
+  zygotes: Map<number, Zygote>;
 }
 
 /**

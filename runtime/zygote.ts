@@ -1,13 +1,16 @@
 /**
- * Bash function mode's process factory: one bash that has loaded the handler file and forks a process
- * per invocation (`layer/shlambda/zygote-bash.sh` has the protocol). A fork of that small shell replaces
- * a spawn from the runtime's Node.js (~1.5 ms of billed time per invocation, see the README); each
- * zygote serves up to {@link ZYGOTE_SETS} invocations, then a new one is started.
+ * Function mode's process factory for bash and Python: one interpreter that forks a process per
+ * invocation, so no invocation waits for an interpreter to start. Bash's (`layer/shlambda/zygote-bash.sh`)
+ * has loaded the handler file, and a fork of it replaces a spawn from the runtime's Node.js (~1.5 ms of
+ * billed time per invocation, see the README). Python's (`zygote-python.py`) has loaded only the shim:
+ * each forked process loads the handler file, so no module state is shared between invocations, and
+ * the file is loaded before the event comes, as a prestarted process does. Each zygote serves up to
+ * {@link ZYGOTE_SETS} invocations, then a new one is started.
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
+import { closeSync } from 'node:fs';
+import { constants } from 'node:os';
 import { HandlerLoadError, InternalError } from './errors.ts';
 import { openEventFile } from './event-file.ts';
 import { LineSplitter } from './logger.ts';
@@ -32,12 +35,19 @@ export function zygoteSets(concurrency: number, first: boolean): number {
 /** Descriptors per set, from fd 4 on: event file, context file, stdout, stderr, go socket. */
 const SET_SIZE = 5;
 
+/**
+ * How a zygote works. `bash`: the zygote loads the file (its `R`), a forked process acknowledges the go
+ * (`A`) and reports its exit status (`E`), and the zygote's `X` status is wait's (128 + n for a signal).
+ * `fork`: each forked process loads the file and says `R` on its go socket, as a prestarted shim does
+ * (runtime/spare-process.ts), and the zygote reports exact exit codes (`X`) and signals (`K`).
+ */
+export type ZygoteKind = 'bash' | 'fork';
+
 export interface ZygoteOptions {
-  bash: string;
-  /** Path of zygote-bash.sh. */
-  script: string;
-  file: string;
-  method: string;
+  kind: ZygoteKind;
+  /** The interpreter, and its arguments before the number of sets. */
+  command: string;
+  args: readonly string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
   tmpDir: string;
@@ -50,10 +60,13 @@ export interface ZygoteOptions {
 /** How long an exit status above 128 waits for the process's own report of it. */
 const REPORT_WAIT_MS = 50;
 
-const SIGNAL_NAMES = new Map(Object.entries(os.constants.signals).map(([name, number]) => [number, name]));
+const READY = 0x52; // 'R'
 
-export class BashZygote {
-  /** True once the file is loaded and the function found; false when the zygote ended first. */
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name]));
+
+export class Zygote {
+  /** True once the zygote runs (bash: and has loaded the file and found the function); false when it
+   *  ended first. */
   readonly ready: Promise<boolean>;
   private readonly child: ChildProcess;
   private readonly children: ZygoteChild[] = [];
@@ -70,14 +83,14 @@ export class BashZygote {
         files.push(openEventFile(options.tmpDir, `${options.slot}-z${set}-context`, Buffer.alloc(0)));
       }
     } catch (error) {
-      for (const fd of files) fs.closeSync(fd);
+      for (const fd of files) closeSync(fd);
       throw error;
     }
     const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'ignore', 'pipe', 'pipe'];
     for (let set = 0; set < this.sets; set++) {
       stdio.push(files[2 * set] as number, files[2 * set + 1] as number, 'pipe', 'pipe', 'pipe');
     }
-    this.child = spawn(options.bash, [options.script, options.file, options.method, String(this.sets)], {
+    this.child = spawn(options.command, [...options.args, String(this.sets)], {
       cwd: options.cwd,
       env: options.env,
       stdio,
@@ -86,12 +99,12 @@ export class BashZygote {
     });
     const log = new LineSplitter();
     this.child.on('error', (error) =>
-      this.zygoteEnded(`could not start ${options.bash}: ${error.message}`, log),
+      this.zygoteEnded(`could not start ${options.command}: ${error.message}`, log),
     );
     if (!this.child.stdio || this.child.stdio.length < stdio.length) {
       // Out of descriptors (EMFILE): no process, no pipes. The caller starts processes itself.
-      for (const fd of files) fs.closeSync(fd);
-      throw new Error('could not start the bash zygote (out of file descriptors?)');
+      for (const fd of files) closeSync(fd);
+      throw new Error(`could not start the ${options.command} zygote (out of file descriptors?)`);
     }
     let resolveReady: (ready: boolean) => void = () => {};
     this.ready = new Promise((resolve) => {
@@ -101,6 +114,7 @@ export class BashZygote {
       const at = 4 + SET_SIZE * set;
       this.children.push(
         new ZygoteChild(
+          options.kind,
           files[2 * set] as number,
           files[2 * set + 1] as number,
           this.child.stdio[at + 2] as never,
@@ -126,6 +140,7 @@ export class BashZygote {
         if (kind === 'R') resolveReady(true);
         else if (kind === 'P') child?.forked(Number(value));
         else if (kind === 'X') child?.ended(Number(value));
+        else if (kind === 'K') child?.killed(Number(value));
       }
     });
     this.child.on('exit', (code, signal) => {
@@ -178,15 +193,20 @@ export class ZygoteChild implements PreparedHandler {
   private activated = false;
   private pendingSignal: NodeJS.Signals | undefined;
   private acknowledged = false;
+  /** Bash: its exit report came; the zygote has yet to reap it (and then kill its group). */
+  private exiting = false;
+  /** True once the file is loaded: the zygote's word for bash, the process's own for `fork`. */
+  readonly ready: Promise<boolean>;
 
   constructor(
+    private readonly kind: ZygoteKind,
     private readonly eventFd: number,
     private readonly contextFd: number,
     stdout: NodeJS.ReadableStream & { destroy(): void },
     stderr: NodeJS.ReadableStream & { destroy(): void },
     private readonly go: NodeJS.ReadWriteStream & { destroy(): void },
-    /** The zygote's: true once the file is loaded. */
-    readonly ready: Promise<boolean>,
+    /** The zygote's: true once it runs (bash: with the file loaded). */
+    zygoteReady: Promise<boolean>,
     onStderrLines: (lines: string[], requestId: string | undefined) => void,
     /** Ends the zygote: for a process it never forked, whose deadline has passed. */
     private readonly endZygote: () => void,
@@ -206,8 +226,22 @@ export class ZygoteChild implements PreparedHandler {
     go.on('close', () => {
       this.goClosed = true;
     });
+    let resolveLoaded: (loaded: boolean) => void = () => {};
+    this.ready =
+      kind === 'bash'
+        ? zygoteReady
+        : new Promise((resolve) => {
+            resolveLoaded = resolve;
+            void zygoteReady.then((running) => running || resolve(false));
+            void this.supervision.handle.result.then(() => resolve(false));
+          });
     const statusLine = new LineSplitter();
     go.on('data', (chunk: Buffer) => {
+      // A forked Python says `R` (no line end) once it has loaded the file; nothing else before the go.
+      if (kind === 'fork' && !this.activated) {
+        if (chunk.includes(READY)) resolveLoaded(true);
+        return;
+      }
       for (const line of statusLine.push(chunk)) {
         if (line === 'A') this.acknowledged = true;
         const status = /^E (\d+)$/.exec(line)?.[1];
@@ -217,6 +251,7 @@ export class ZygoteChild implements PreparedHandler {
         // process is ending, and the zygote's word on it, which comes a little later, would add nothing.
         if (this.activated && this.acknowledged) {
           this.dead = true;
+          this.exiting = true;
           this.supervision.processExited(this.reportedStatus, null);
         }
       }
@@ -229,6 +264,20 @@ export class ZygoteChild implements PreparedHandler {
 
   get result(): Promise<RunResult> {
     return this.supervision.handle.result;
+  }
+
+  /** The outcome once activated. A forked shim answers at least `null`: a clean exit with no output
+   *  means the go never reached it, as with a prestarted process. */
+  private get outcome(): Promise<RunResult> {
+    if (this.kind === 'bash') return this.supervision.handle.result;
+    return this.supervision.handle.result.then((result) =>
+      result.ok && result.bytes === 0
+        ? {
+            ok: false,
+            error: new InternalError('the prepared handler process ended before it took the invocation'),
+          }
+        : result,
+    );
   }
 
   activate(
@@ -244,7 +293,7 @@ export class ZygoteChild implements PreparedHandler {
     this.closeFiles();
     this.go.end('G');
     this.supervision.handle.setDeadline(deadline);
-    return this.supervision.handle.result;
+    return this.outcome;
   }
 
   discard(): void {
@@ -273,6 +322,15 @@ export class ZygoteChild implements PreparedHandler {
       }
       return;
     }
+    // The process is exiting on its own, and the zygote kills its group once it has reaped it: a kill
+    // now could catch it mid-exit, and bash would log "Killed" with the whole forked subshell's text.
+    if (signal === 'SIGKILL' && this.exiting) return;
+    this.killGroup(signal);
+  }
+
+  private killGroup(signal: NodeJS.Signals): void {
+    // Never -0: that would be the runtime's own group.
+    if (this.pid === undefined) return;
     try {
       process.kill(-this.pid, signal);
     } catch {
@@ -281,7 +339,8 @@ export class ZygoteChild implements PreparedHandler {
   }
 
   /**
-   * The zygote reaped it with wait's status, where 128 + n may be signal n or that exit code. The
+   * The zygote reaped it with this exit status: exact from a `fork` zygote (signals come as
+   * {@link killed}); from bash, wait's status, where 128 + n may be signal n or that exit code. The
    * process's own lines on the go socket (`A` when it took the invocation, `E <status>` from its exit
    * trap) settle both: an `E` equal to the status means the process exited with it; anything else above
    * 128 is a signal (bash runs the exit trap before a signal ends it, with the last command's status).
@@ -290,6 +349,11 @@ export class ZygoteChild implements PreparedHandler {
    */
   ended(status: number): void {
     this.dead = true;
+    this.exiting = false;
+    if (this.kind === 'fork') {
+      this.supervision.processExited(status, null);
+      return;
+    }
     const decide = (): void => {
       if (this.supervision.handle.exited) return;
       const signal = SIGNAL_NAMES.get(status - 128);
@@ -316,14 +380,28 @@ export class ZygoteChild implements PreparedHandler {
     });
   }
 
+  /** A `fork` zygote reaped it: killed by signal number `signal`. */
+  killed(signal: number): void {
+    this.dead = true;
+    this.supervision.processExited(null, (SIGNAL_NAMES.get(signal) ?? 'SIGKILL') as NodeJS.Signals);
+  }
+
   /** Without its zygote no exit status will come: a waiting or running process is ended now. */
   zygoteEnded(how: string, zygoteLog: string[]): void {
+    if (this.exiting) {
+      // It reported its exit, but the zygote died before it could end the group: do that here.
+      this.exiting = false;
+      this.killGroup('SIGKILL');
+    }
     if (this.exited) return;
     if (this.pid === undefined) {
       this.closeFiles();
       this.go.destroy();
       this.supervision.failedToStart(
-        new HandlerLoadError(`the bash that loads the handler file ${how}`, zygoteLog.slice(-20)),
+        new HandlerLoadError(
+          `the ${this.kind === 'bash' ? 'bash that loads the handler file' : 'process that forks the handler processes'} ${how}`,
+          zygoteLog.slice(-20),
+        ),
       );
       return;
     }
@@ -334,7 +412,7 @@ export class ZygoteChild implements PreparedHandler {
   private closeFiles(): void {
     if (!this.open) return;
     this.open = false;
-    fs.closeSync(this.eventFd);
-    fs.closeSync(this.contextFd);
+    closeSync(this.eventFd);
+    closeSync(this.contextFd);
   }
 }

@@ -1,0 +1,91 @@
+# Forks one process per invocation from a Python that has started and loaded the shim, but nothing of
+# the function: each forked process loads the handler file itself, so module-level state (a database
+# or TLS connection opened at import) is never shared between invocations, as it would be if this
+# process imported the file and every fork inherited its sockets. A fork costs well under a
+# millisecond; a new interpreter from the runtime costs 15-20 ms before it has loaded anything.
+#
+# Started by the runtime as: python3 zygote-python.py <shim> <handler file> <function name> <sets>
+# fd 2 goes to the log. fd 3 is a socket to the runtime, on which this process writes lines:
+#   R                  it is running (the forked processes each say when they have loaded the file)
+#   P <set> <pid>      the process for <set> is forked (its process group is <pid>)
+#   X <set> <code>     that process exited with <code>; its group has been killed
+#   K <set> <signal>   that process was killed by signal number <signal>; its group has been killed
+# The runtime started it with <sets> groups of five descriptors, set i at 4 + 5i: event file, context
+# file, stdout socket, stderr socket, go socket. A forked process moves its set to fds 0, 4, 1, 2 and 3,
+# closes every other set, and runs the shim as a prestarted process (runtime/spare-process.ts): it loads
+# the file, says R on fd 3, and waits for the go. Processes are forked one at a time, each once the one
+# before has ended. After the last set this process exits, and the runtime starts another.
+
+import os
+import signal
+import sys
+
+# What the shim imports, imported once here so that each fork finds it loaded.
+import importlib.util  # noqa: F401
+import json  # noqa: F401
+import time  # noqa: F401
+
+SET_SIZE = 5
+FIRST_SET_FD = 4
+
+
+def run_forked(shim_code, shim_path, handler_file, function, base, last_fd):
+    """In the forked process: takes its set's descriptors, then runs the shim; never returns."""
+    try:
+        os.setpgid(0, 0)
+        os.dup2(base, 0)
+        os.dup2(base + 2, 1)
+        os.dup2(base + 3, 2)
+        os.dup2(base + 4, 3)
+        os.dup2(base + 1, 4)
+        os.closerange(FIRST_SET_FD + 1, last_fd + 1)
+        os.environ["_SHLAMBDA_SPARE"] = "1"
+        sys.argv = [shim_path, handler_file, function]
+        main = type(sys)("__main__")
+        main.__file__ = shim_path
+        sys.modules["__main__"] = main
+        exec(shim_code, main.__dict__)
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else 1
+        os._exit(code)
+    except BaseException as error:  # noqa: BLE001 - the forked process must never return to the loop
+        os.write(2, f"shlambda: the forked Python process failed: {type(error).__name__}: {error}\n".encode())
+        os._exit(1)
+    # The shim ends with os._exit; reaching this line means it returned.
+    os._exit(0)
+
+
+def main():
+    shim_path, handler_file, function, sets = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    with open(shim_path, "rb") as source:
+        shim_code = compile(source.read(), shim_path, "exec")
+    last_fd = FIRST_SET_FD + SET_SIZE * sets - 1
+    control = os.fdopen(3, "wb", buffering=0)
+    control.write(b"R\n")
+    for index in range(sets):
+        base = FIRST_SET_FD + SET_SIZE * index
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            run_forked(shim_code, shim_path, handler_file, function, base, last_fd)
+        try:
+            # Also here, so the group exists before the runtime hears of it.
+            os.setpgid(pid, pid)
+        except OSError:
+            pass  # the child got there first, or has already exited
+        control.write(f"P {index} {pid}\n".encode())
+        # The runtime holds the other ends; copies kept here would keep a finished invocation's output open.
+        for fd in range(base, base + SET_SIZE):
+            os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass  # the group is already empty
+        if os.WIFSIGNALED(status):
+            control.write(f"K {index} {os.WTERMSIG(status)}\n".encode())
+        else:
+            control.write(f"X {index} {os.WEXITSTATUS(status)}\n".encode())
+
+
+main()
