@@ -52,7 +52,7 @@ export function usesSpares(context: Pick<LoopContext, 'config' | 'handler'>): bo
 type SpareContext = Pick<LoopContext, 'config' | 'handler' | 'logger' | 'baseEnv' | 'zygotes'>;
 
 /**
- * Prepares the process for a slot's next invocation: for bash and Python, a fork of the slot's zygote
+ * Prepares the process for a slot's next invocation: for bash, Python, Perl and Ruby, a fork of the slot's zygote
  * (a new zygote when the last one is used up); for the other languages, a new interpreter that loads
  * the file.
  */
@@ -104,8 +104,8 @@ export function startSpare(context: SpareContext, slot: number): PreparedHandler
   });
 }
 
-/** How to start the zygote for a handler that has one (bash, Python); the zygote scripts sit beside
- *  the shims. */
+/** How to start the zygote for a handler that has one (bash, Python, Perl, Ruby); the zygote scripts
+ *  sit beside the shims. */
 function zygoteCommand(
   handler: LoopContext['handler'],
 ): { kind: ZygoteKind; command: string; args: string[] } | undefined {
@@ -120,12 +120,15 @@ function zygoteCommand(
         args: [join(shimDir, 'zygote-bash.sh'), file, method],
       };
     case 'python':
-      return {
-        kind: 'fork',
-        command: handler.command,
-        args: [join(shimDir, 'zygote-python.py'), shim, file, method],
-      };
+    case 'perl':
+    case 'ruby': {
+      const script = { python: 'zygote-python.py', perl: 'zygote-perl.pl', ruby: 'zygote-ruby.rb' }[
+        handler.language.name
+      ];
+      return { kind: 'fork', command: handler.command, args: [join(shimDir, script), shim, file, method] };
+    }
     default:
+      // PHP cannot move descriptors onto 0-2 (no dup2) and Node cannot fork: prestarted processes.
       return undefined;
   }
 }

@@ -13,7 +13,8 @@
 #   return value, no trailing newline, exit 0. Anything the user code prints goes to stderr, the log.
 #   On failure stdout carries {"errorType", "errorMessage", "stackTrace"} and the exit status is 1.
 #   With _SHLAMBDA_SPARE=1 the runtime started this process ahead of its event: the file is loaded first,
-#   then the invocation arrives through fds 3 and 4 (the protocol is in runtime/spare-process.ts).
+#   then the invocation arrives through fds 3 and 4 (the protocol is in runtime/spare-process.ts). A
+#   process forked by zygote-ruby.rb gets the context file's fd number in _SHLAMBDA_SPARE instead of 1.
 
 require 'json'
 
@@ -128,8 +129,9 @@ module Shlambda
     exit(status)
   end
 
-  # Prestarted: says the file is loaded, waits for the go, and takes the invocation's variables.
-  def await_invocation
+  # Prestarted: says the file is loaded, waits for the go, and takes the invocation's variables. The
+  # context file is fd 4, or another when forked by zygote-ruby.rb (Ruby cannot dup2 onto a closed fd).
+  def await_invocation(context_fd)
     control = IO.for_fd(3, 'r+', autoclose: true)
     control.syswrite('R')
     go = begin
@@ -140,7 +142,7 @@ module Shlambda
     # The runtime discarded this process before using it.
     exit!(0) unless go == 'G'
     control.close
-    context = IO.for_fd(4, 'rb', autoclose: true)
+    context = IO.for_fd(context_fd, 'rb', autoclose: true)
     lines = context.read.split("\n")
     context.close
     lines.each do |line|
@@ -151,7 +153,8 @@ module Shlambda
 
   def run(file, name)
     method = load_method(file, name)
-    await_invocation if ENV.delete('_SHLAMBDA_SPARE') == '1'
+    spare = ENV.delete('_SHLAMBDA_SPARE')
+    await_invocation(spare.match?(/\A\d+\z/) && spare != '1' ? Integer(spare) : 4) if spare
     event = read_event
     context = LambdaContext.new(ENV)
     begin

@@ -38,7 +38,10 @@ def run_forked(shim_code, shim_path, handler_file, function, base, last_fd):
         os.dup2(base + 3, 2)
         os.dup2(base + 4, 3)
         os.dup2(base + 1, 4)
-        os.closerange(FIRST_SET_FD + 1, last_fd + 1)
+        # Its set's originals (fd 4 is now the context file) and the sets still to come. Earlier sets'
+        # numbers were closed here before this fork, and may have been reused since: not touched.
+        for fd in range(max(base, FIRST_SET_FD + 1), last_fd + 1):
+            os.close(fd)
         os.environ["_SHLAMBDA_SPARE"] = "1"
         sys.argv = [shim_path, handler_file, function]
         main = type(sys)("__main__")

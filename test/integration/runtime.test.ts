@@ -411,93 +411,145 @@ describe('prestarted handlers (function mode)', () => {
     expect(body).not.toContain('_SHLAMBDA_SPARE');
   });
 
-  /** A Python file that counts its loads and calls, and does what the event says. */
-  const PY_MULTI = {
-    'app.py': [
-      'import os, random, signal, sys',
-      'loads = 0',
-      'loads += 1',
-      'calls = 0',
-      '',
-      'def handler(event, context):',
-      '    global calls',
-      '    calls += 1',
-      '    if event == "exit-200":',
-      '        os._exit(200)',
-      '    if event == "sys-exit-3":',
-      '        sys.exit(3)',
-      '    if event == "sigkill":',
-      '        os.kill(os.getpid(), signal.SIGKILL)',
-      '    if event == "background":',
-      '        if os.fork() == 0:',
-      '            os.execvp("sleep", ["sleep", "300"])',
-      '    return {"pid": os.getpid(), "pgid": os.getpgid(0), "loads": loads, "calls": calls,',
-      '            "random": random.random(), "request": context.aws_request_id}',
-      '',
-    ].join('\n'),
-  };
-
-  it('give every Python invocation a fresh process of its own, which loaded the file itself', async () => {
-    const f = await fn(PY_MULTI, 'app.handler');
-    const answers = [];
-    // More than one forking Python serves (the first serves 2, the next 16), so a new one is used too.
-    for (let i = 0; i < 20; i++) {
-      const { outcome } = await f.invoke('"state"');
-      const answer = JSON.parse(response(outcome).toString());
-      expect(answer.request).toBe((outcome as { requestId: string }).requestId);
-      answers.push(answer);
-    }
-    expect(new Set(answers.map((a) => a.pid)).size).toBe(20);
-    // Its own process group, so its deadline's kill reaches everything it started and nothing else.
-    for (const answer of answers) expect(answer.pgid).toBe(answer.pid);
-    // Module state: loaded once per invocation, never carried over; random numbers never repeat a fork's.
-    expect(answers.map((a) => [a.loads, a.calls])).toEqual(answers.map(() => [1, 1]));
-    expect(new Set(answers.map((a) => a.random)).size).toBe(20);
-  });
-
-  it('report a Python exit code, even above 128, as an exit, and a signal as a signal', async () => {
-    const f = await fn(PY_MULTI, 'app.handler');
-    const exited = errorOf((await f.invoke('"exit-200"')).outcome);
-    expect(exited.errorType).toBe('Function.ExitError');
-    expect(exited.errorMessage).toContain('200');
-    const killed = errorOf((await f.invoke('"sigkill"')).outcome);
-    expect(killed.errorType).toBe('Function.KilledBySignal');
-    expect(killed.errorMessage).toContain('SIGKILL');
-    // The environment stays warm and keeps serving.
-    const { outcome, coldStart } = await f.invoke('"state"');
-    expect(coldStart).toBe(false);
-    expect(JSON.parse(response(outcome).toString()).calls).toBe(1);
-  });
-
-  it("end a Python invocation's background process with it", async () => {
-    const f = await fn(PY_MULTI, 'app.handler');
-    const { pid } = JSON.parse(response((await f.invoke('"background"')).outcome).toString());
-    await vi.waitFor(
-      () => {
-        if (descendantsRunning(f.runtimePid ?? 0, 'sleep 300').length > 0) throw new Error('still running');
+  /**
+   * For each language forked from a zygote, a file that counts its loads and calls and does what the
+   * event says: the same answers from each.
+   */
+  const FORKED: { language: string; handler: string; zygote: string; code: CodeFiles }[] = [
+    {
+      language: 'Python',
+      handler: 'app.handler',
+      zygote: 'zygote-python.py',
+      code: {
+        'app.py': [
+          'import os, random, signal',
+          'loads = 0',
+          'loads += 1',
+          'calls = 0',
+          '',
+          'def handler(event, context):',
+          '    global calls',
+          '    calls += 1',
+          '    if event == "exit-200":',
+          '        os._exit(200)',
+          '    if event == "sigkill":',
+          '        os.kill(os.getpid(), signal.SIGKILL)',
+          '    if event == "background" and os.fork() == 0:',
+          '        os.execvp("sleep", ["sleep", "300"])',
+          '    return {"pid": os.getpid(), "pgid": os.getpgid(0), "loads": loads, "calls": calls,',
+          '            "random": random.random(), "request": context.aws_request_id}',
+          '',
+        ].join('\n'),
       },
-      { timeout: 5_000, interval: 20 },
-    );
-    expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
-  });
-
-  it('replace a forking Python that was killed, and serve the next invocation', async () => {
-    const f = await fn(PY_MULTI, 'app.handler');
-    response((await f.invoke('"state"')).outcome);
-    const [zygote] = descendantsRunning(f.runtimePid ?? 0, 'zygote-python.py');
-    if (zygote === undefined) throw new Error('no forking Python found');
-    process.kill(zygote, 'SIGKILL');
-    await vi.waitFor(
-      () => {
-        if (fs.existsSync(`/proc/${zygote}`)) throw new Error('not reaped yet');
+    },
+    {
+      language: 'Perl',
+      handler: 'app.handler',
+      zygote: 'zygote-perl.pl',
+      code: {
+        'app.pl': [
+          'use POSIX ();',
+          'our $loads = 0;',
+          '$loads++;',
+          'our $calls = 0;',
+          'sub handler {',
+          '  my ($event, $context) = @_;',
+          '  $calls++;',
+          "  POSIX::_exit(200) if $event eq 'exit-200';",
+          "  kill 'KILL', $$ if $event eq 'sigkill';",
+          "  if ($event eq 'background' && !fork) { exec 'sleep', '300' }",
+          '  return { pid => $$, pgid => getpgrp(), loads => $loads, calls => $calls, random => rand(),',
+          '    request => $context->aws_request_id };',
+          '}',
+          '1;',
+          '',
+        ].join('\n'),
       },
-      { timeout: 10_000, interval: 5 },
-    );
-    // Once reaped, the runtime knows: the process it had forked for the next invocation is ended with
-    // it, and the invocations are served by a new one.
-    for (let i = 0; i < 2; i++) {
-      expect(JSON.parse(response((await f.invoke('"state"')).outcome).toString()).loads).toBe(1);
-    }
+    },
+    {
+      language: 'Ruby',
+      handler: 'app.handler',
+      zygote: 'zygote-ruby.rb',
+      code: {
+        'app.rb': [
+          '$loads = ($loads || 0) + 1',
+          '$calls = 0',
+          'def handler(event:, context:)',
+          '  $calls += 1',
+          "  exit!(200) if event == 'exit-200'",
+          "  Process.kill('KILL', Process.pid) if event == 'sigkill'",
+          "  spawn('sleep', '300') if event == 'background'",
+          '  { pid: Process.pid, pgid: Process.getpgrp, loads: $loads, calls: $calls, random: rand,',
+          '    request: context.aws_request_id }',
+          'end',
+          '',
+        ].join('\n'),
+      },
+    },
+  ];
+
+  describe.each(FORKED)('$language, forked from a zygote', ({ handler, zygote, code }) => {
+    it('gives every invocation a fresh process of its own, which loaded the file itself', async () => {
+      const f = await fn(code, handler);
+      const answers = [];
+      // More than one zygote serves (the first serves 2, the next 16), so a new one is used too.
+      for (let i = 0; i < 20; i++) {
+        const { outcome } = await f.invoke('"state"');
+        const answer = JSON.parse(response(outcome).toString());
+        expect(answer.request).toBe((outcome as { requestId: string }).requestId);
+        answers.push(answer);
+      }
+      expect(new Set(answers.map((a) => a.pid)).size).toBe(20);
+      // Its own process group, so its deadline's kill reaches everything it started and nothing else.
+      for (const answer of answers) expect(answer.pgid).toBe(answer.pid);
+      // Module state: loaded once per invocation, never carried over; random numbers never repeat.
+      expect(answers.map((a) => [a.loads, a.calls])).toEqual(answers.map(() => [1, 1]));
+      expect(new Set(answers.map((a) => a.random)).size).toBe(20);
+    });
+
+    it('reports an exit code, even above 128, as an exit, and a signal as a signal', async () => {
+      const f = await fn(code, handler);
+      const exited = errorOf((await f.invoke('"exit-200"')).outcome);
+      expect(exited.errorType).toBe('Function.ExitError');
+      expect(exited.errorMessage).toContain('200');
+      const killed = errorOf((await f.invoke('"sigkill"')).outcome);
+      expect(killed.errorType).toBe('Function.KilledBySignal');
+      expect(killed.errorMessage).toContain('SIGKILL');
+      // The environment stays warm and keeps serving.
+      const { outcome, coldStart } = await f.invoke('"state"');
+      expect(coldStart).toBe(false);
+      expect(JSON.parse(response(outcome).toString()).calls).toBe(1);
+    });
+
+    it("ends an invocation's background process with it", async () => {
+      const f = await fn(code, handler);
+      response((await f.invoke('"background"')).outcome);
+      await vi.waitFor(
+        () => {
+          if (descendantsRunning(f.runtimePid ?? 0, 'sleep').length > 0) throw new Error('still running');
+        },
+        { timeout: 5_000, interval: 20 },
+      );
+    });
+
+    it('replaces a zygote that was killed, and serves the next invocations', async () => {
+      const f = await fn(code, handler);
+      response((await f.invoke('"state"')).outcome);
+      const [forker] = descendantsRunning(f.runtimePid ?? 0, zygote);
+      if (forker === undefined) throw new Error(`no ${zygote} found`);
+      process.kill(forker, 'SIGKILL');
+      await vi.waitFor(
+        () => {
+          if (fs.existsSync(`/proc/${forker}`)) throw new Error('not reaped yet');
+        },
+        { timeout: 10_000, interval: 5 },
+      );
+      // Once reaped, the runtime knows: the process it had forked for the next invocation is ended with
+      // it, and the invocations are served by a new one.
+      for (let i = 0; i < 2; i++) {
+        expect(JSON.parse(response((await f.invoke('"state"')).outcome).toString()).loads).toBe(1);
+      }
+    });
   });
 
   it('report a Python module that fails to import at init, as the managed runtime does', async () => {

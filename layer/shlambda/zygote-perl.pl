@@ -1,0 +1,62 @@
+# Forks one process per invocation from a Perl that has loaded the shim's modules, but nothing of the
+# function: each forked process loads the handler file itself, so no module state (an open database
+# handle, say) is shared between invocations. The protocol is zygote-python.py's:
+#   perl zygote-perl.pl <shim> <handler file> <function name> <sets>
+# fd 3 is the runtime's socket, for lines R, P <set> <pid>, X <set> <code> and K <set> <signal>; set i
+# is at fds 4 + 5i: event file, context file, stdout, stderr, go socket.
+
+use strict;
+use warnings;
+use POSIX ();
+
+# What the shim uses, loaded once here so that each fork finds it loaded.
+use JSON::PP ();
+use Scalar::Util ();
+use Time::HiRes ();
+
+my ($shim, $file, $function, $sets) = @ARGV;
+my $set_size = 5;
+my $first_set_fd = 4;
+my $last_fd = $first_set_fd + $set_size * $sets - 1;
+
+open(my $control, '>&=', 3) or die "shlambda: no control socket on fd 3: $!\n";
+$control->autoflush(1);
+print {$control} "R\n";
+
+for my $index (0 .. $sets - 1) {
+  my $base = $first_set_fd + $set_size * $index;
+  my $pid = fork;
+  die "shlambda: cannot fork: $!\n" unless defined $pid;
+  if ($pid == 0) {
+    POSIX::setpgid(0, 0);
+    POSIX::dup2($base, 0);
+    POSIX::dup2($base + 2, 1);
+    POSIX::dup2($base + 3, 2);
+    POSIX::dup2($base + 4, 3);
+    POSIX::dup2($base + 1, 4);
+    # Its set's originals (fd 4 is now the context file) and the sets still to come; earlier sets'
+    # numbers were closed before this fork.
+    my $from = $base > $first_set_fd ? $base : $first_set_fd + 1;
+    POSIX::close($_) for $from .. $last_fd;
+    $ENV{_SHLAMBDA_SPARE} = '1';
+    @ARGV = ($file, $function);
+    $0 = $shim;
+    # The shim exits when it is done; it returns only if it could not be compiled.
+    do $shim;
+    print STDERR "shlambda: the shim did not run: $@\n";
+    POSIX::_exit(1);
+  }
+  # Also here, so the group exists before the runtime hears of it.
+  POSIX::setpgid($pid, $pid);
+  print {$control} "P $index $pid\n";
+  # The runtime holds the other ends; copies kept here would keep a finished invocation's output open.
+  POSIX::close($_) for $base .. $base + $set_size - 1;
+  waitpid($pid, 0);
+  my $status = $?;
+  kill '-KILL', $pid;
+  if ($status & 127) {
+    print {$control} "K $index ", $status & 127, "\n";
+  } else {
+    print {$control} "X $index ", $status >> 8, "\n";
+  }
+}
