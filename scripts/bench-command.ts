@@ -4,14 +4,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type ContenderName, type HandlerLanguage, launchSpec, prepareFiles } from './bench/contenders.ts';
+import {
+  type ContenderName,
+  HANDLER_LANGUAGES,
+  type HandlerLanguage,
+  launchSpec,
+  prepareFiles,
+} from './bench/contenders.ts';
 import { type Summary, summarize } from './bench/statistics.ts';
 import { runTrial, SPACED_GAP_MS, type TrialSamples } from './bench/trial.ts';
 import { ensureLayerBuilt } from './build-command.ts';
 import { hostArchitecture, layerZipPath, PROJECT_ROOT } from './layer-paths.ts';
 import { unzipTo } from './unzip.ts';
 
-const HELP = `Usage: shlambda bench [--rounds N] [--warm N] [--spaced N] [--languages bash,python,php] [--out FILE]
+const HELP = `Usage: shlambda bench [--rounds N] [--warm N] [--spaced N] [--languages bash,python,php,ruby,perl] [--out FILE]
 
 Runs, interleaved round by round, the built layer's bootstrap, a tutorial-style bash + curl bootstrap
 and a no-spawn Node floor against the local Runtime API, for each handler language with a small and a
@@ -46,6 +52,13 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
   const warm = Number(values.warm);
   const spaced = Number(values.spaced);
   const languages = values.languages.split(',') as HandlerLanguage[];
+  const unknown = languages.filter((language) => !HANDLER_LANGUAGES.includes(language));
+  if (unknown.length > 0) {
+    console.error(
+      `shlambda bench: unknown language ${unknown.join(', ')}; choose from ${HANDLER_LANGUAGES.join(', ')}`,
+    );
+    return 2;
+  }
 
   const zip = layerZipPath(hostArchitecture());
   await ensureLayerBuilt(hostArchitecture(), zip, (line) => console.error(line));

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export type ContenderName = 'shlambda' | 'tutorial' | 'floor';
-export type HandlerLanguage = 'bash' | 'python' | 'php';
+export const HANDLER_LANGUAGES = ['bash', 'python', 'php', 'ruby', 'perl'] as const;
+export type HandlerLanguage = (typeof HANDLER_LANGUAGES)[number];
 
 export interface LaunchSpec {
   command: string;
@@ -33,6 +34,8 @@ while true; do
     bash) response=$(handler "$(cat "$event")") ;;
     python) response=$(python3 -c 'import handler, json, sys; print(json.dumps(handler.handler(json.load(sys.stdin), None)))' < "$event") ;;
     php) response=$(php -r 'require "handler.php"; echo json_encode(handler(json_decode(stream_get_contents(STDIN), true), null));' < "$event") ;;
+    ruby) response=$(ruby -rjson -e 'require "./handler"; print JSON.generate(handler(event: JSON.parse($stdin.read), context: nil))' < "$event") ;;
+    perl) response=$(perl -MJSON::PP -e 'require "./handler.pl"; local $/; print JSON::PP->new->allow_nonref->encode(handler(JSON::PP->new->allow_nonref->decode(<STDIN>), undef))' < "$event") ;;
   esac
   rm -f "$event"
   printf '%s' "$response" | curl -sS -o /dev/null -X POST --data-binary @- "$api/$request_id/response"
@@ -77,6 +80,16 @@ const HANDLERS: Record<HandlerLanguage, { handler: string; file: string; text: s
     handler: 'handler.handler',
     file: 'handler.php',
     text: '<?php\nfunction handler($event, $context) { return $event; }\n',
+  },
+  ruby: {
+    handler: 'handler.handler',
+    file: 'handler.rb',
+    text: 'def handler(event:, context:)\n  event\nend\n',
+  },
+  perl: {
+    handler: 'handler.handler',
+    file: 'handler.pl',
+    text: 'sub handler { my ($event, $context) = @_; return $event; }\n1;\n',
   },
 };
 
