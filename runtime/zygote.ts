@@ -164,8 +164,10 @@ export class Zygote {
   /** Ends the zygote and every process it has forked that has not been handed an invocation. */
   discard(): void {
     for (const child of this.children.slice(this.taken)) child.discard();
+    // No pid: it never started. (-0 would be the runtime's own group.)
+    if (this.child.pid === undefined) return;
     try {
-      process.kill(-(this.child.pid ?? 0), 'SIGKILL');
+      process.kill(-this.child.pid, 'SIGKILL');
     } catch {
       // already gone
     }
