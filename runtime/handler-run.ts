@@ -52,14 +52,15 @@ export function usesSpares(context: Pick<LoopContext, 'config' | 'handler'>): bo
 type SpareContext = Pick<LoopContext, 'config' | 'handler' | 'logger' | 'baseEnv' | 'zygotes'>;
 
 /**
- * Prepares the process for a slot's next invocation: for bash, Python, Perl and Ruby, a fork of the slot's zygote
- * (a new zygote when the last one is used up); for the other languages, a new interpreter that loads
- * the file.
+ * Prepares the process for a slot's next invocation: for bash, Python, Perl, Ruby and PHP, a fork of
+ * the slot's zygote (a new zygote when the last one is used up); for Node, and for a PHP without the
+ * pcntl and posix extensions, a new interpreter that loads the file.
  */
 export function startSpare(context: SpareContext, slot: number): PreparedHandler {
   const { config, handler, logger } = context;
   const zygote = zygoteCommand(handler);
-  if (zygote) {
+  // A zygote that could not fork stays in the map, so no other is started for nothing.
+  if (zygote && context.zygotes.get(slot)?.canFork !== false) {
     const start = (first: boolean): Zygote => {
       const started = new Zygote({
         ...zygote,
@@ -104,8 +105,8 @@ export function startSpare(context: SpareContext, slot: number): PreparedHandler
   });
 }
 
-/** How to start the zygote for a handler that has one (bash, Python, Perl, Ruby); the zygote scripts
- *  sit beside the shims. */
+/** How to start the zygote for a handler that has one (bash, Python, Perl, Ruby, PHP); the zygote
+ *  scripts sit beside the shims. */
 function zygoteCommand(
   handler: LoopContext['handler'],
 ): { kind: ZygoteKind; command: string; args: string[] } | undefined {
@@ -127,8 +128,14 @@ function zygoteCommand(
       ];
       return { kind: 'fork', command: handler.command, args: [join(shimDir, script), shim, file, method] };
     }
+    case 'php':
+      return {
+        kind: 'php',
+        command: handler.command,
+        args: [join(shimDir, 'zygote-php.php'), shim, file, method],
+      };
     default:
-      // PHP cannot move descriptors onto 0-2 (no dup2) and Node cannot fork: prestarted processes.
+      // Node cannot fork: prestarted processes.
       return undefined;
   }
 }

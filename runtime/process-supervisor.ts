@@ -8,6 +8,7 @@ import {
   HandlerExitError,
   HandlerSignalError,
   HandlerTimeoutError,
+  InternalError,
   type ProcessFailure,
   ResponseTooLargeError,
   ShlambdaError,
@@ -21,6 +22,10 @@ export const RESPONSE_LIMIT_BYTES = 6_291_556;
 /** How long to wait for stdout/stderr to reach EOF once the handler's group is dead. Only a process
  *  that escaped the group (setsid) can hold a pipe open that long; its output is then cut off. */
 const DRAIN_CAP_MS = 100;
+
+/** How long bytes a process reported as written may take to arrive: they are already in the pipe, so
+ *  only a stalled runtime takes long; past this the invocation fails rather than answer part of them. */
+const REPORTED_BYTES_CAP_MS = 1000;
 
 /** Largest stdout, on a failed run, that is read as a handler-chosen error object. */
 const ERROR_OBJECT_MAX_BYTES = 256 * 1024;
@@ -155,6 +160,12 @@ export interface Supervision {
   handle: Omit<HandlerProcess, 'sockets'>;
   /** The main process ended: its group is killed and the output drained. */
   processExited(code: number | null, signal: NodeJS.Signals | null): void;
+  /**
+   * The main process reported its exit status and how many bytes it wrote to stdout: the result is
+   * complete once those bytes are in, with no end of file to wait for (PHP's forked processes share
+   * copies of their pipes, which never close). Its group is killed as by {@link processExited}.
+   */
+  processReported(code: number, stdoutBytes: number): void;
   /** There is no process, or it did not run the handler: the result is this error. */
   failedToStart(error: Error): void;
 }
@@ -174,6 +185,8 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
   let stopSignal: NodeJS.Signals | undefined;
   let exit: { code: number | null; signal: NodeJS.Signals | null; durationMs: number } | undefined;
   let openStreams = 2;
+  /** Set by processReported: stdout is complete at this many bytes. */
+  let expectedBytes: number | undefined;
   let settled = false;
   let failed = false;
   const timers: NodeJS.Timeout[] = [];
@@ -208,6 +221,15 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
     options.stdout?.destroy();
     options.stderr?.destroy();
     options.onStderrLines(stderr.flush());
+    if (expectedBytes !== undefined && bytes < expectedBytes && !stopSignal) {
+      settle({
+        ok: false,
+        error: new InternalError(
+          `the handler reported a ${expectedBytes}-byte response, but only ${bytes} bytes arrived`,
+        ),
+      });
+      return;
+    }
     settle(outcome(exit, stopSignal, chunks, bytes, limit, stderr.tail()));
   };
 
@@ -216,6 +238,7 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
     // Past the limit the response is lost anyway: keep counting, stop holding memory.
     if (bytes <= limit) chunks.push(chunk);
     else chunks.length = 0;
+    if (expectedBytes !== undefined && bytes >= expectedBytes) finish();
   });
   options.stderr?.on('data', (chunk: Buffer) => options.onStderrLines(stderr.push(chunk)));
   for (const stream of [options.stdout, options.stderr]) {
@@ -265,6 +288,14 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
       killGroup('SIGKILL');
       if (openStreams === 0) finish();
       else timers.push(setTimeout(finish, DRAIN_CAP_MS));
+    },
+    processReported(code, stdoutBytes): void {
+      if (exit || settled) return;
+      exit = { code, signal: null, durationMs: Math.round(performance.now() - started) };
+      expectedBytes = stdoutBytes;
+      killGroup('SIGKILL');
+      if (bytes >= stdoutBytes) finish();
+      else timers.push(setTimeout(finish, REPORTED_BYTES_CAP_MS));
     },
     failedToStart(error): void {
       if (settled) return;

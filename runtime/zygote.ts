@@ -1,11 +1,12 @@
 /**
- * Function mode's process factory for bash and Python: one interpreter that forks a process per
- * invocation, so no invocation waits for an interpreter to start. Bash's (`layer/shlambda/zygote-bash.sh`)
- * has loaded the handler file, and a fork of it replaces a spawn from the runtime's Node.js (~1.5 ms of
- * billed time per invocation, see the README). Python's (`zygote-python.py`) has loaded only the shim:
- * each forked process loads the handler file, so no module state is shared between invocations, and
- * the file is loaded before the event comes, as a prestarted process does. Each zygote serves up to
- * {@link ZYGOTE_SETS} invocations, then a new one is started.
+ * Function mode's process factory for bash, Python, Perl, Ruby and PHP: one interpreter that forks a
+ * process per invocation, so no invocation waits for an interpreter to start. Bash's
+ * (`layer/shlambda/zygote-bash.sh`) has loaded the handler file, and a fork of it replaces a spawn from
+ * the runtime's Node.js (~1.5 ms of billed time per invocation, see the README). The others
+ * (`zygote-python.py`...) have loaded only the shim: each forked process loads the handler file, so no
+ * module state is shared between invocations, and the file is loaded before the event comes, as a
+ * prestarted process does. Each zygote serves up to {@link ZYGOTE_SETS} invocations, then a new one is
+ * started.
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -40,8 +41,12 @@ const SET_SIZE = 5;
  * (`A`) and reports its exit status (`E`), and the zygote's `X` status is wait's (128 + n for a signal).
  * `fork`: each forked process loads the file and says `R` on its go socket, as a prestarted shim does
  * (runtime/spare-process.ts), and the zygote reports exact exit codes (`X`) and signals (`K`).
+ * `php`: as `fork`, but the forked process keeps the zygote's stdout and stderr (both go to the log),
+ * writes its result to its set's stdout, and ends it with `E <status> <bytes>` on its go socket, since
+ * that pipe never reaches end of file (`zygote-php.php` says why). A zygote that cannot fork says `N`
+ * and serves its first set itself.
  */
-export type ZygoteKind = 'bash' | 'fork';
+export type ZygoteKind = 'bash' | 'fork' | 'php';
 
 export interface ZygoteOptions {
   kind: ZygoteKind;
@@ -60,6 +65,10 @@ export interface ZygoteOptions {
 /** How long an exit status above 128 waits for the process's own report of it. */
 const REPORT_WAIT_MS = 50;
 
+/** A PHP process answers before its shutdown functions and destructors run; past this it is killed,
+ *  so that a hung destructor cannot hold up its zygote and the invocations after it. */
+const PHP_EXIT_GRACE_MS = 2000;
+
 const READY = 0x52; // 'R'
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name]));
@@ -73,9 +82,17 @@ export class Zygote {
   private taken = 0;
   private ended = false;
   private readonly sets: number;
+  /** False once a PHP zygote said it cannot fork: it serves its first set itself, and nothing more. */
+  canFork = true;
+  /** The request id of the invocation last handed to one of its processes: a PHP process writes its
+   *  log to the zygote's own stdout and stderr. */
+  private activeRequestId: string | undefined;
+  /** Lines of the zygote's own output, logged under the active request id. */
+  private readonly onLogLines: (lines: string[]) => void;
 
   constructor(options: ZygoteOptions) {
     this.sets = options.sets;
+    this.onLogLines = (lines) => options.onStderrLines(lines, this.activeRequestId);
     const files: number[] = [];
     try {
       for (let set = 0; set < this.sets; set++) {
@@ -86,7 +103,12 @@ export class Zygote {
       for (const fd of files) closeSync(fd);
       throw error;
     }
-    const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'ignore', 'pipe', 'pipe'];
+    const stdio: ('ignore' | 'pipe' | number)[] = [
+      'ignore',
+      options.kind === 'php' ? 'pipe' : 'ignore',
+      'pipe',
+      'pipe',
+    ];
     for (let set = 0; set < this.sets; set++) {
       stdio.push(files[2 * set] as number, files[2 * set + 1] as number, 'pipe', 'pipe', 'pipe');
     }
@@ -99,7 +121,7 @@ export class Zygote {
     });
     const log = new LineSplitter();
     this.child.on('error', (error) =>
-      this.zygoteEnded(`could not start ${options.command}: ${error.message}`, log),
+      this.zygoteEnded(`could not start ${options.command}: ${error.message}`, [], log),
     );
     if (!this.child.stdio || this.child.stdio.length < stdio.length) {
       // Out of descriptors (EMFILE): no process, no pipes. The caller starts processes itself.
@@ -123,13 +145,20 @@ export class Zygote {
           this.ready,
           options.onStderrLines,
           () => this.discard(),
+          (requestId) => {
+            this.activeRequestId = requestId;
+          },
         ),
       );
     }
 
-    // The zygote's own stderr: what the file's top level printed.
-    this.child.stderr?.on('data', (chunk: Buffer) => options.onStderrLines(log.push(chunk), undefined));
+    // The zygote's own stderr (and a PHP zygote's stdout): what the file's top level printed, and the
+    // log of a PHP process.
+    this.child.stderr?.on('data', (chunk: Buffer) => this.onLogLines(log.push(chunk)));
     this.child.stderr?.on('error', () => {});
+    const outLog = new LineSplitter();
+    this.child.stdout?.on('data', (chunk: Buffer) => this.onLogLines(outLog.push(chunk)));
+    this.child.stdout?.on('error', () => {});
     const control = this.child.stdio[3] as NodeJS.ReadableStream | null;
     const lines = new LineSplitter();
     control?.on('error', () => {});
@@ -138,6 +167,7 @@ export class Zygote {
         const [kind, set, value] = line.split(' ');
         const child = this.children[Number(set)];
         if (kind === 'R') resolveReady(true);
+        else if (kind === 'N') this.canFork = false;
         else if (kind === 'P') child?.forked(Number(value));
         else if (kind === 'X') child?.ended(Number(value));
         else if (kind === 'K') child?.killed(Number(value));
@@ -145,7 +175,12 @@ export class Zygote {
     });
     this.child.on('exit', (code, signal) => {
       resolveReady(false);
-      this.zygoteEnded(signal ? `was killed by ${signal}` : `exited with code ${code}`, log);
+      // A zygote that could not fork was its first set's process: its exit is that process's.
+      const own = this.canFork ? undefined : this.children[0];
+      if (own && signal) own.killed(constants.signals[signal]);
+      else if (own && code !== null) own.ended(code);
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      this.zygoteEnded(how, [...log.flush(), ...outLog.flush()], log);
     });
   }
 
@@ -158,7 +193,7 @@ export class Zygote {
   /** Whether {@link take} has nothing more to give. A used-up zygote ends by itself after its last
    *  process, which must not be discarded: that would end a running invocation. */
   get usedUp(): boolean {
-    return this.taken >= this.sets || this.ended;
+    return this.taken >= (this.canFork ? this.sets : 1) || this.ended;
   }
 
   /** Ends the zygote and every process it has forked that has not been handed an invocation. */
@@ -173,10 +208,11 @@ export class Zygote {
     }
   }
 
-  private zygoteEnded(how: string, log: LineSplitter): void {
+  private zygoteEnded(how: string, lastLines: string[], log: LineSplitter): void {
     if (this.ended) return;
     this.ended = true;
-    const tail = [...log.tail(), ...log.flush()];
+    if (lastLines.length > 0) this.onLogLines(lastLines);
+    const tail = [...log.tail(), ...lastLines];
     for (const child of this.children) child.zygoteEnded(how, tail);
   }
 }
@@ -195,8 +231,10 @@ export class ZygoteChild implements PreparedHandler {
   private activated = false;
   private pendingSignal: NodeJS.Signals | undefined;
   private acknowledged = false;
-  /** Bash: its exit report came; the zygote has yet to reap it (and then kill its group). */
+  /** Bash and PHP: its exit report came; the zygote has yet to reap it (and then kill its group). */
   private exiting = false;
+  /** PHP: kills a process that is still ending long after its exit report. */
+  private exitGuard: NodeJS.Timeout | undefined;
   /** True once the file is loaded: the zygote's word for bash, the process's own for `fork`. */
   readonly ready: Promise<boolean>;
 
@@ -212,6 +250,8 @@ export class ZygoteChild implements PreparedHandler {
     onStderrLines: (lines: string[], requestId: string | undefined) => void,
     /** Ends the zygote: for a process it never forked, whose deadline has passed. */
     private readonly endZygote: () => void,
+    /** Tells the zygote whose invocation its own output now belongs to. */
+    private readonly onActivate: (requestId: string) => void,
   ) {
     this.supervision = superviseHandler({
       stdout,
@@ -238,7 +278,23 @@ export class ZygoteChild implements PreparedHandler {
             void this.supervision.handle.result.then(() => resolve(false));
           });
     const statusLine = new LineSplitter();
+    let loaded = false;
     go.on('data', (chunk: Buffer) => {
+      if (kind === 'php') {
+        // `R` (no line end) first, once the file is loaded; then, or instead when loading failed, the
+        // exit report with the size of the result.
+        let data = chunk;
+        if (!loaded && data[0] === READY) {
+          loaded = true;
+          resolveLoaded(true);
+          data = data.subarray(1);
+        }
+        for (const line of statusLine.push(data)) {
+          const report = /^E (\d+) (\d+)$/.exec(line);
+          if (report) this.reported(Number(report[1]), Number(report[2]));
+        }
+        return;
+      }
       // A forked Python says `R` (no line end) once it has loaded the file; nothing else before the go.
       if (kind === 'fork' && !this.activated) {
         if (chunk.includes(READY)) resolveLoaded(true);
@@ -258,6 +314,21 @@ export class ZygoteChild implements PreparedHandler {
         }
       }
     });
+  }
+
+  /**
+   * A PHP process's exit report: its result (`bytes` long) is written and it is ending, through its
+   * shutdown functions and destructors, which may still log. The answer need not wait for that.
+   */
+  private reported(status: number, bytes: number): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.exiting = true;
+    this.exitGuard = setTimeout(() => {
+      if (this.exiting) this.killGroup('SIGKILL');
+    }, PHP_EXIT_GRACE_MS);
+    this.exitGuard.unref();
+    this.supervision.processReported(status, bytes);
   }
 
   get exited(): boolean {
@@ -291,6 +362,7 @@ export class ZygoteChild implements PreparedHandler {
     if (!this.open) throw new Error('a prestarted handler can be activated only once');
     this.requestId = requestId;
     this.activated = true;
+    this.onActivate(requestId);
     handOver(this.eventFd, this.contextFd, event, variables);
     this.closeFiles();
     this.go.end('G');
@@ -352,7 +424,8 @@ export class ZygoteChild implements PreparedHandler {
   ended(status: number): void {
     this.dead = true;
     this.exiting = false;
-    if (this.kind === 'fork') {
+    clearTimeout(this.exitGuard);
+    if (this.kind !== 'bash') {
       this.supervision.processExited(status, null);
       return;
     }
@@ -385,6 +458,8 @@ export class ZygoteChild implements PreparedHandler {
   /** A `fork` zygote reaped it: killed by signal number `signal`. */
   killed(signal: number): void {
     this.dead = true;
+    this.exiting = false;
+    clearTimeout(this.exitGuard);
     this.supervision.processExited(null, (SIGNAL_NAMES.get(signal) ?? 'SIGKILL') as NodeJS.Signals);
   }
 

@@ -13,6 +13,9 @@
 //   stderr, the log. On failure stdout carries {"errorType", "errorMessage", "stackTrace"}, exit 1.
 //   With _SHLAMBDA_SPARE=1 the runtime started this process ahead of its event: the file is loaded
 //   first, then the invocation arrives through fds 3 and 4 (the protocol is in runtime/spare-process.ts).
+//   In a process forked by zygote-php.php, runForked() takes the invocation from its set's descriptors
+//   instead (PHP cannot move a descriptor onto 0-4), and the function's own STDOUT and STDERR go to the
+//   log: only the result reaches the response.
 
 namespace Shlambda;
 
@@ -60,6 +63,22 @@ final class Phase
     public static string $now = 'load';
 }
 
+/**
+ * Where the invocation comes from and where its answer goes: stdin and stdout, or in a forked process
+ * its set's event file and stdout pipe, with an exit report on its go socket.
+ */
+final class Channels
+{
+    /** @var resource */
+    public static $event;
+    /** @var resource */
+    public static $result;
+    /** @var resource|null the go socket of a forked process */
+    public static $go = null;
+    /** Descriptor of the context file, read at the go. */
+    public static int $contextFd = 4;
+}
+
 /** A failure that is not the user's exception: its errorType is a Runtime.* name. */
 final class HandlerFailure extends \Exception
 {
@@ -84,7 +103,7 @@ function jsonEnv(string $name): ?array
 
 function readEvent(): mixed
 {
-    $raw = stream_get_contents(STDIN);
+    $raw = stream_get_contents(Channels::$event);
     if ($raw === false || trim($raw) === '') {
         return null;
     }
@@ -154,13 +173,13 @@ function encodeResult(mixed $result): string
 function writeResult(string $data): void
 {
     while ($data !== '') {
-        $written = fwrite(STDOUT, $data);
+        $written = fwrite(Channels::$result, $data);
         if ($written === false || $written === 0) {
             exit(1);
         }
         $data = substr($data, $written);
     }
-    fflush(STDOUT);
+    fflush(Channels::$result);
 }
 
 /** @param string[] $trace */
@@ -179,55 +198,63 @@ function finish(string $data, int $status): never
 {
     Phase::$now = 'done';
     writeResult($data);
+    if (Channels::$go !== null) {
+        // The result is complete: the runtime answers now, while shutdown functions and destructors
+        // still run (their output goes to the log). The byte count stands in for an end of file, which
+        // never comes: the zygote and its other processes hold copies of this pipe.
+        fwrite(Channels::$go, sprintf("E %d %d\n", $status, strlen($data)));
+    }
     exit($status);
 }
 
-// The result goes out on STDOUT, which writes to fd 1 directly. Everything else (echo, print, printf,
-// var_dump, output of system() and passthru(), warnings shown on screen) goes through PHP's output
-// layer: this buffer hands every chunk to stderr at once, and user code cannot remove it.
-ob_start(
-    static function (string $buffer): string {
-        if ($buffer !== '') {
-            fwrite(STDERR, $buffer);
+/**
+ * Output of user code goes to the log. Everything but the result (echo, print, printf, var_dump, output
+ * of system() and passthru(), warnings shown on screen) goes through PHP's output layer: this buffer
+ * hands every chunk to stderr at once, and user code cannot remove it. A fatal error (memory exhausted,
+ * a function declared twice) ends PHP without an exception: it is reported as the failure of the phase
+ * it happened in, so the response still says what went wrong.
+ */
+function setUp(): void
+{
+    ob_start(
+        static function (string $buffer): string {
+            if ($buffer !== '') {
+                fwrite(STDERR, $buffer);
+            }
+            return '';
+        },
+        1,
+        PHP_OUTPUT_HANDLER_CLEANABLE | PHP_OUTPUT_HANDLER_FLUSHABLE,
+    );
+    register_shutdown_function(static function (): void {
+        $phase = Phase::$now;
+        $error = error_get_last();
+        if ($phase === 'done' || $error === null || !($error['type'] & (E_ERROR | E_PARSE | E_CORE_ERROR | E_COMPILE_ERROR))) {
+            return;
         }
-        return '';
-    },
-    1,
-    PHP_OUTPUT_HANDLER_CLEANABLE | PHP_OUTPUT_HANDLER_FLUSHABLE,
-);
-
-// A fatal error (memory exhausted, a function declared twice) ends PHP without an exception: report
-// it as the failure of the phase it happened in, so the response still says what went wrong.
-register_shutdown_function(static function (): void {
-    $phase = Phase::$now;
-    $error = error_get_last();
-    if ($phase === 'done' || $error === null || !($error['type'] & (E_ERROR | E_PARSE | E_CORE_ERROR | E_COMPILE_ERROR))) {
-        return;
-    }
-    $errorType = match (true) {
-        $phase === 'call' => 'Runtime.FatalError',
-        $error['type'] === E_PARSE || $error['type'] === E_COMPILE_ERROR => 'Runtime.UserCodeSyntaxError',
-        default => 'Runtime.ImportModuleError',
-    };
-    reportFailure($errorType, $error['message'], [sprintf('%s(%d)', $error['file'], $error['line'])]);
-});
+        $errorType = match (true) {
+            $phase === 'call' => 'Runtime.FatalError',
+            $error['type'] === E_PARSE || $error['type'] === E_COMPILE_ERROR => 'Runtime.UserCodeSyntaxError',
+            default => 'Runtime.ImportModuleError',
+        };
+        reportFailure($errorType, $error['message'], [sprintf('%s(%d)', $error['file'], $error['line'])]);
+    });
+}
 
 /**
  * Prestarted: says the file is loaded, waits for the go, and takes the invocation's variables.
- * PHP opens php://fd/N as a copy of the descriptor and cannot close the original: fds 3 and 4 stay
- * open in this process, the control socket at end of file, the context file read.
+ * PHP opens php://fd/N as a copy of the descriptor and cannot close the original: the go socket and the
+ * context file stay open in this process, the socket at end of file, the file read.
  */
-function awaitInvocation(): void
+function awaitInvocation($control): void
 {
-    $control = fopen('php://fd/3', 'r+');
     fwrite($control, 'R');
     fflush($control);
     if (fread($control, 1) !== 'G') {
         // The runtime discarded this process before using it.
         exit(0);
     }
-    fclose($control);
-    foreach (explode("\n", (string) file_get_contents('php://fd/4')) as $line) {
+    foreach (explode("\n", (string) file_get_contents('php://fd/' . Channels::$contextFd)) as $line) {
         [$name, $value] = array_pad(explode('=', $line, 2), 2, null);
         if ($value !== null && (str_starts_with($name, 'LAMBDA_') || $name === '_X_AMZN_TRACE_ID')) {
             putenv("$name=$value");
@@ -237,14 +264,16 @@ function awaitInvocation(): void
     }
 }
 
-(static function (array $argv): void {
-    [, $file, $name] = $argv;
+/** Loads the file, waits for the invocation when prepared ahead of it, calls the function, answers. */
+function run(string $file, string $name, $control): never
+{
     try {
         $function = loadFunction($file, $name);
-        if (getenv('_SHLAMBDA_SPARE') === '1') {
-            putenv('_SHLAMBDA_SPARE');
-            unset($_ENV['_SHLAMBDA_SPARE'], $_SERVER['_SHLAMBDA_SPARE']);
-            awaitInvocation();
+        if ($control !== null) {
+            awaitInvocation($control);
+            if ($control !== Channels::$go) {
+                fclose($control);
+            }
         }
         $event = readEvent();
         $context = new Context();
@@ -258,4 +287,32 @@ function awaitInvocation(): void
     } catch (HandlerFailure $failure) {
         reportFailure($failure->errorType, $failure->getMessage(), $failure->lines);
     }
-})($argv);
+}
+
+/**
+ * In a process forked by zygote-php.php: its set of descriptors starts at $base (event file, context
+ * file, stdout, stderr, go socket); STDIN, STDOUT and STDERR stay the zygote's (the last two go to the
+ * log). Never returns.
+ */
+function runForked(string $file, string $name, int $base): never
+{
+    Channels::$event = fopen("php://fd/{$base}", 'r');
+    Channels::$contextFd = $base + 1;
+    Channels::$result = fopen('php://fd/' . ($base + 2), 'w');
+    Channels::$go = fopen('php://fd/' . ($base + 4), 'r+');
+    setUp();
+    run($file, $name, Channels::$go);
+}
+
+// zygote-php.php loads this file for its functions and calls runForked() in each process it forks.
+if (!defined('SHLAMBDA_ZYGOTE')) {
+    Channels::$event = STDIN;
+    Channels::$result = STDOUT;
+    setUp();
+    $prestarted = getenv('_SHLAMBDA_SPARE') === '1';
+    if ($prestarted) {
+        putenv('_SHLAMBDA_SPARE');
+        unset($_ENV['_SHLAMBDA_SPARE'], $_SERVER['_SHLAMBDA_SPARE']);
+    }
+    run($argv[1], $argv[2], $prestarted ? fopen('php://fd/3', 'r+') : null);
+}

@@ -486,6 +486,27 @@ describe('prestarted handlers (function mode)', () => {
         ].join('\n'),
       },
     },
+    {
+      language: 'PHP',
+      handler: 'app.handler',
+      zygote: 'zygote-php.php',
+      code: {
+        'app.php': [
+          '<?php',
+          "$GLOBALS['loads'] = ($GLOBALS['loads'] ?? 0) + 1;",
+          "$GLOBALS['calls'] = 0;",
+          'function handler($event, $context) {',
+          "    $GLOBALS['calls']++;",
+          "    if ($event === 'exit-200') { exit(200); }",
+          "    if ($event === 'sigkill') { posix_kill(getmypid(), SIGKILL); }",
+          "    if ($event === 'background') { exec('sleep 300 > /dev/null 2>&1 &'); }",
+          "    return ['pid' => getmypid(), 'pgid' => posix_getpgid(0), 'loads' => $GLOBALS['loads'],",
+          "        'calls' => $GLOBALS['calls'], 'random' => random_int(0, PHP_INT_MAX), 'request' => $context->awsRequestId];",
+          '}',
+          '',
+        ].join('\n'),
+      },
+    },
   ];
 
   describe.each(FORKED)('$language, forked from a zygote', ({ handler, zygote, code }) => {
@@ -549,6 +570,76 @@ describe('prestarted handlers (function mode)', () => {
       for (let i = 0; i < 2; i++) {
         expect(JSON.parse(response((await f.invoke('"state"')).outcome).toString()).loads).toBe(1);
       }
+    });
+  });
+
+  describe('PHP, forked from a zygote', () => {
+    const PHP_APP = {
+      'app.php': [
+        '<?php',
+        'function handler($event, $context) {',
+        '    echo "echoed\n";',
+        '    fwrite(STDOUT, "to STDOUT\n");',
+        '    fwrite(STDERR, "to STDERR\n");',
+        "    error_log('from error_log');",
+        '    register_shutdown_function(function () use ($event) {',
+        '        fwrite(STDERR, "shutdown function\n");',
+        "        if ($event === 'hang') { file_put_contents('/tmp/hung.pid', getmypid()); sleep(300); }",
+        '    });',
+        "    $hung = (int) @file_get_contents('/tmp/hung.pid');",
+        "    return ['pid' => getmypid(), 'hungAlive' => $hung > 0 && posix_kill($hung, 0)];",
+        '}',
+        '',
+      ].join('\n'),
+    };
+
+    it("logs what the function writes anywhere, its shutdown functions' too, under its request id; the response is only its result", async () => {
+      const lines: string[] = [];
+      const f = await fn(PHP_APP, 'app.handler', { onLog: (line) => lines.push(line) });
+      const { outcome } = await f.invoke('"plain"');
+      expect(Object.keys(JSON.parse(response(outcome).toString()))).toEqual(['pid', 'hungAlive']);
+      const { requestId } = outcome as { requestId: string };
+      const expected = ['echoed', 'to STDOUT', 'to STDERR', 'from error_log', 'shutdown function'];
+      await vi.waitFor(
+        () => {
+          const mine = lines.filter((line) => line.includes(`\t${requestId}\t`));
+          expect(mine.map((line) => line.split('\t')[2]).sort()).toEqual([...expected].sort());
+        },
+        { timeout: 5_000, interval: 20 },
+      );
+    });
+
+    it('answers before a shutdown function that hangs, then ends that process, and serves the next invocation', async () => {
+      const f = await fn(PHP_APP, 'app.handler');
+      const hung = JSON.parse(response((await f.invoke('"hang"')).outcome).toString());
+      const next = JSON.parse(response((await f.invoke('"plain"')).outcome).toString());
+      expect(next.pid).not.toBe(hung.pid);
+      expect(next.hungAlive).toBe(false);
+    });
+
+    it('reports a file that does not compile at init, as the managed runtimes do', async () => {
+      const code = { 'app.php': '<?php\nfunction handler($event, $context) {\n    return [1, 2;\n}\n' };
+      const f = await fn(code, 'app.handler');
+      const { outcome } = await f.invoke('{}');
+      expect(outcome.kind).toBe('init-error');
+      expect(errorOf(outcome).errorType).toBe('Runtime.UserCodeSyntaxError');
+    });
+
+    it('without the pcntl extension, starts a new php for each invocation instead', async () => {
+      const code = {
+        'app.php': '<?php\nfunction handler($event, $context) { return getmypid(); }\n',
+        'php-without-pcntl': {
+          text: '#!/bin/sh\nexec php -d disable_functions=pcntl_fork "$@"\n',
+          mode: 0o755,
+        },
+      };
+      const f = await fn(code, 'app.handler', { env: { SHLAMBDA_INTERPRETER: './php-without-pcntl' } });
+      const pids = [];
+      for (let i = 0; i < 4; i++) {
+        pids.push(JSON.parse(response((await f.invoke('"plain"')).outcome).toString()));
+      }
+      expect(new Set(pids).size).toBe(4);
+      expect(descendantsRunning(f.runtimePid ?? 0, 'zygote-php.php')).toEqual([]);
     });
   });
 
