@@ -2,6 +2,7 @@
 
 import type { RuntimeConfig } from './config.ts';
 import { InternalError, toErrorPayload } from './errors.ts';
+import type { GarbageBudget } from './garbage-budget.ts';
 import type { ResolvedHandler } from './handler-resolver.ts';
 import { runHandlerOnce, runOnSpare, startSpare, usesSpares } from './handler-run.ts';
 import { invocationEnv } from './invocation-env.ts';
@@ -19,6 +20,8 @@ export interface LoopContext {
   baseEnv: NodeJS.ProcessEnv;
   /** Bash and Python function mode: each slot's zygote, which forks the processes of its invocations. */
   zygotes: Map<number, Zygote>;
+  /** Collects what large events and responses leave behind. */
+  garbage: GarbageBudget;
 }
 
 /**
@@ -63,7 +66,12 @@ export async function serveInvocation(
   spare?: PreparedHandler,
 ): Promise<void> {
   const { client, logger } = context;
-  const result = await runSafely(context, slot, invocation, spare);
+  const running = runSafely(context, slot, invocation, spare);
+  // The handler has its event by now (a prepared process has its go): garbage earlier invocations left
+  // is collected while it works.
+  context.garbage.collectIfDue();
+  const result = await running;
+  context.garbage.spent(invocation.event.length + (result.ok ? result.bytes : 0));
   if (result.ok) {
     const answer = await client.postResponse(invocation.requestId, result.chunks);
     if (answer === 'too-large') {

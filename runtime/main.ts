@@ -3,6 +3,7 @@
 import { loadConfig, type RuntimeConfig } from './config.ts';
 import { toErrorPayload } from './errors.ts';
 import { checkFunctionDefined, checkSpareLoaded } from './function-check.ts';
+import { GarbageBudget } from './garbage-budget.ts';
 import { resolveHandler } from './handler-resolver.ts';
 import { startSpare, usesSpares } from './handler-run.ts';
 import { baseHandlerEnv } from './invocation-env.ts';
@@ -70,12 +71,13 @@ async function main(): Promise<void> {
     `handler ${config.handler}: ${handler.mode} mode${handler.cgi ? ' (CGI)' : ''}, ${handler.command} ${handler.args.join(' ')}`,
   );
 
-  // A bug in a stream or timer callback must not take down a warm environment: log it and carry on.
-  process.on('uncaughtException', (error) =>
-    logger.log('ERROR', `shlambda internal error: ${error.stack ?? error}`),
-  );
+  keepServingAfterBugs(logger);
 
-  const context = { config, client, handler, logger, baseEnv, zygotes };
+  // The bootstrap starts Node.js with --expose-gc; without it (another launcher) memory is V8's to manage.
+  const garbage = new GarbageBudget(
+    typeof globalThis.gc === 'function' ? () => globalThis.gc?.() : undefined,
+  );
+  const context = { config, client, handler, logger, baseEnv, zygotes, garbage };
   try {
     await Promise.all(
       Array.from({ length: config.concurrency }, (_, slot) =>
@@ -89,6 +91,17 @@ async function main(): Promise<void> {
     );
     process.exit(1);
   }
+}
+
+/**
+ * A bug in a stream or timer callback must not take down a warm environment: log it and carry on. (Not
+ * a closure in main: that would keep all of main's variables, the first prepared processes among them,
+ * reachable for as long as the runtime runs.)
+ */
+function keepServingAfterBugs(logger: ReturnType<typeof createLogger>): void {
+  process.on('uncaughtException', (error) =>
+    logger.log('ERROR', `shlambda internal error: ${error.stack ?? error}`),
+  );
 }
 
 /**

@@ -16,6 +16,9 @@ import {
 } from './errors.ts';
 import { LineSplitter } from './logger.ts';
 
+/** For 'error' events that must not crash the runtime; shared, so that it keeps nothing reachable. */
+function ignore(): void {}
+
 /** Lambda's buffered response limit, in bytes (LAMBDA_FACTS.md; `/response` answers 413 above it). */
 export const RESPONSE_LIMIT_BYTES = 6_291_556;
 
@@ -211,6 +214,7 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
 
   const settle = (outcomeOfRun: RunResult): void => {
     settled = true;
+    release();
     for (const timer of timers) clearTimeout(timer);
     options.onSettled?.();
     resolveResult(outcomeOfRun);
@@ -233,24 +237,35 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
     settle(outcome(exit, stopSignal, chunks, bytes, limit, stderr.tail()));
   };
 
-  options.stdout?.on('data', (chunk: Buffer) => {
+  const onStdout = (chunk: Buffer): void => {
     bytes += chunk.length;
     // Past the limit the response is lost anyway: keep counting, stop holding memory.
     if (bytes <= limit) chunks.push(chunk);
     else chunks.length = 0;
     if (expectedBytes !== undefined && bytes >= expectedBytes) finish();
-  });
-  options.stderr?.on('data', (chunk: Buffer) => options.onStderrLines(stderr.push(chunk)));
+  };
+  const onStderr = (chunk: Buffer): void => options.onStderrLines(stderr.push(chunk));
+  const onClose = (): void => {
+    openStreams--;
+    if (openStreams === 0) finish();
+  };
+  options.stdout?.on('data', onStdout);
+  options.stderr?.on('data', onStderr);
   for (const stream of [options.stdout, options.stderr]) {
     if (!stream) {
       openStreams--;
       continue;
     }
-    stream.on('error', () => {});
-    stream.on('close', () => {
-      openStreams--;
-      if (openStreams === 0) finish();
-    });
+    stream.on('error', ignore);
+    stream.on('close', onClose);
+  }
+  // The streams can outlive the invocation (a zygote's process holds every set's until it exits): once
+  // settled, nothing of this supervision, the response least of all, may stay reachable from them.
+  function release(): void {
+    options.stdout?.off('data', onStdout);
+    options.stderr?.off('data', onStderr);
+    options.stdout?.off('close', onClose);
+    options.stderr?.off('close', onClose);
   }
 
   return {

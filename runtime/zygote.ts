@@ -71,6 +71,9 @@ const PHP_EXIT_GRACE_MS = 2000;
 
 const READY = 0x52; // 'R'
 
+/** For 'error' events that must not crash the runtime; shared, so that it keeps nothing reachable. */
+function ignore(): void {}
+
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name]));
 
 export class Zygote {
@@ -78,7 +81,9 @@ export class Zygote {
    *  ended first. */
   readonly ready: Promise<boolean>;
   private readonly child: ChildProcess;
-  private readonly children: ZygoteChild[] = [];
+  /** By set; a process's entry is dropped once the zygote has reaped it, so that its output (a whole
+   *  response, held by its settled result) can be collected before the zygote's other sets are used. */
+  private readonly children: (ZygoteChild | undefined)[] = [];
   private taken = 0;
   private ended = false;
   private readonly sets: number;
@@ -169,8 +174,11 @@ export class Zygote {
         if (kind === 'R') resolveReady(true);
         else if (kind === 'N') this.canFork = false;
         else if (kind === 'P') child?.forked(Number(value));
-        else if (kind === 'X') child?.ended(Number(value));
-        else if (kind === 'K') child?.killed(Number(value));
+        else if (kind === 'X' || kind === 'K') {
+          if (kind === 'X') child?.ended(Number(value));
+          else child?.killed(Number(value));
+          if (Number(set) < this.taken) this.children[Number(set)] = undefined;
+        }
       }
     });
     this.child.on('exit', (code, signal) => {
@@ -198,7 +206,7 @@ export class Zygote {
 
   /** Ends the zygote and every process it has forked that has not been handed an invocation. */
   discard(): void {
-    for (const child of this.children.slice(this.taken)) child.discard();
+    for (const child of this.children.slice(this.taken)) child?.discard();
     // No pid: it never started. (-0 would be the runtime's own group.)
     if (this.child.pid === undefined) return;
     try {
@@ -213,7 +221,7 @@ export class Zygote {
     this.ended = true;
     if (lastLines.length > 0) this.onLogLines(lastLines);
     const tail = [...log.tail(), ...lastLines];
-    for (const child of this.children) child.zygoteEnded(how, tail);
+    for (const child of this.children) child?.zygoteEnded(how, tail);
   }
 }
 
@@ -262,12 +270,17 @@ export class ZygoteChild implements PreparedHandler {
       onSettled: () => {
         this.closeFiles();
         go.destroy();
+        // The zygote's process holds this socket until it exits, 16 invocations on: nothing of this
+        // one (its response above all) may stay reachable from it.
+        go.off('data', onData);
+        go.off('close', onClose);
       },
     });
-    go.on('error', () => {});
-    go.on('close', () => {
+    const onClose = (): void => {
       this.goClosed = true;
-    });
+    };
+    go.on('error', ignore);
+    go.on('close', onClose);
     let resolveLoaded: (loaded: boolean) => void = () => {};
     this.ready =
       kind === 'bash'
@@ -279,7 +292,7 @@ export class ZygoteChild implements PreparedHandler {
           });
     const statusLine = new LineSplitter();
     let loaded = false;
-    go.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       if (kind === 'php') {
         // `R` (no line end) first, once the file is loaded; then, or instead when loading failed, the
         // exit report with the size of the result.
@@ -313,7 +326,8 @@ export class ZygoteChild implements PreparedHandler {
           this.supervision.processExited(this.reportedStatus, null);
         }
       }
-    });
+    };
+    go.on('data', onData);
   }
 
   /**
@@ -444,15 +458,21 @@ export class ZygoteChild implements PreparedHandler {
         this.supervision.processExited(null, signal as NodeJS.Signals);
       }
     };
-    if (this.goClosed) {
+    // Settled already (on its exit report, most often): nothing is left to decide, and a listener on
+    // the socket, which the zygote holds for its other sets, would keep this invocation reachable.
+    if (this.goClosed || this.supervision.handle.exited) {
       decide();
       return;
     }
-    const timer = setTimeout(decide, REPORT_WAIT_MS);
-    this.go.once('close', () => {
+    const onClose = (): void => {
       clearTimeout(timer);
       decide();
-    });
+    };
+    const timer = setTimeout(() => {
+      this.go.off('close', onClose);
+      decide();
+    }, REPORT_WAIT_MS);
+    this.go.once('close', onClose);
   }
 
   /** A `fork` zygote reaped it: killed by signal number `signal`. */

@@ -756,3 +756,24 @@ describe('1,008 sequential invocations', () => {
     expect(after.rssKiB - before.rssKiB).toBeLessThan(8 * 1024);
   });
 });
+
+describe('1 MB events and responses', () => {
+  it('keep the runtime within a bounded memory, invocation after invocation', {
+    timeout: 120_000,
+  }, async () => {
+    const f = await fn(ECHO, 'function.handler');
+    response((await f.invoke('{"warm":1}')).outcome);
+    const node = descendantsRunning(f.runtimePid ?? 0, 'shlambda/runtime.cjs')[0];
+    if (node === undefined) throw new Error('runtime node process not found');
+    const rssMiB = () =>
+      Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${node}/status`, 'utf8'))?.[1]) / 1024;
+    const idle = rssMiB();
+    const event = JSON.stringify({ data: 'x'.repeat(1024 * 1024) });
+    for (let i = 0; i < 48; i++) {
+      expect(response((await f.invoke(event)).outcome).length).toBe(event.length);
+    }
+    // Measured: 53 MiB idle, 98 MiB after 40 such invocations when V8 alone decided when to collect
+    // their Buffers (and the zygote's sets held on to 16 responses); 61 MiB with the garbage budget.
+    expect(rssMiB() - idle).toBeLessThan(20);
+  });
+});
