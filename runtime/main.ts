@@ -3,7 +3,7 @@
 import { loadConfig, type RuntimeConfig } from './config.ts';
 import { toErrorPayload } from './errors.ts';
 import { checkFunctionDefined, checkSpareLoaded } from './function-check.ts';
-import { GarbageBudget } from './garbage-budget.ts';
+import { fullCollection, GarbageBudget } from './garbage-budget.ts';
 import { resolveHandler } from './handler-resolver.ts';
 import { startSpare, usesSpares } from './handler-run.ts';
 import { baseHandlerEnv } from './invocation-env.ts';
@@ -73,10 +73,7 @@ async function main(): Promise<void> {
 
   keepServingAfterBugs(logger);
 
-  // The bootstrap starts Node.js with --expose-gc; without it (another launcher) memory is V8's to manage.
-  const garbage = new GarbageBudget(
-    typeof globalThis.gc === 'function' ? () => globalThis.gc?.() : undefined,
-  );
+  const garbage = new GarbageBudget(fullCollection());
   const context = { config, client, handler, logger, baseEnv, zygotes, garbage };
   try {
     await Promise.all(

@@ -302,12 +302,12 @@ describe('layer build', () => {
       expect(api.requests).toEqual([]);
     });
 
-    it('runs bin/node, with its memory bound and gc exposed, on the bundled runtime of its own directory', async () => {
+    it('runs bin/node, with its memory bound, on the bundled runtime of its own directory', async () => {
       const dir = await layerWithNode('unpacked-echo-node', '#!/bin/sh\nprintf "%s\\n" "$0" "$@"\n');
       const ran = await run(join(dir, 'bootstrap'), [], { cwd: tmpdir(), env: { PATH: process.env.PATH } });
       expect(ran).toMatchObject({
         code: 0,
-        stdout: `${join(dir, 'bin', 'node')}\n--max-semi-space-size=1\n--expose-gc\n${join(dir, 'shlambda', 'runtime.cjs')}\n`,
+        stdout: `${join(dir, 'bin', 'node')}\n--max-semi-space-size=1\n${join(dir, 'shlambda', 'runtime.cjs')}\n`,
       });
     });
   });
