@@ -617,6 +617,18 @@ describe('prestarted handlers (function mode)', () => {
       expect(next.hungAlive).toBe(false);
     });
 
+    it('stops a function that runs into its deadline, reports Function.Timeout, and serves the next', async () => {
+      const code = {
+        'app.php':
+          "<?php\nfunction handler($event, $context) { if ($event === 'sleep') { sleep(30); } return $event; }\n",
+      };
+      const f = await fn(code, 'app.handler', { timeoutSeconds: 1 });
+      expect(errorOf((await f.invoke('"sleep"')).outcome).errorType).toBe('Function.Timeout');
+      const { outcome, coldStart } = await f.invoke('"awake"');
+      expect(coldStart).toBe(false);
+      expect(response(outcome).toString()).toBe('"awake"');
+    });
+
     it('reports a file that does not compile at init, as the managed runtimes do', async () => {
       const code = { 'app.php': '<?php\nfunction handler($event, $context) {\n    return [1, 2;\n}\n' };
       const f = await fn(code, 'app.handler');
