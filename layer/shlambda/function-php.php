@@ -75,6 +75,8 @@ final class Channels
     public static $result;
     /** @var resource|null the go socket of a forked process */
     public static $go = null;
+    /** @var resource|null where a forked process tells its zygote that none of its code is left to run */
+    public static $done = null;
     /** Descriptor of the context file, read at the go. */
     public static int $contextFd = 4;
 }
@@ -217,9 +219,16 @@ function finish(string $data, int $status): never
 function setUp(): void
 {
     ob_start(
-        static function (string $buffer): string {
+        static function (string $buffer, int $phase): string {
             if ($buffer !== '') {
                 fwrite(STDERR, $buffer);
+            }
+            // Its last call, once PHP has run the shutdown functions and destructors: the zygote may fork
+            // the next invocation's process now, while this one goes through PHP's own teardown.
+            if ($phase & PHP_OUTPUT_HANDLER_FINAL && Channels::$done !== null) {
+                fwrite(Channels::$done, 'D');
+                fclose(Channels::$done);
+                Channels::$done = null;
             }
             return '';
         },
@@ -292,10 +301,13 @@ function run(string $file, string $name, $control): never
 /**
  * In a process forked by zygote-php.php: its set of descriptors starts at $base (event file, context
  * file, stdout, stderr, go socket); STDIN, STDOUT and STDERR stay the zygote's (the last two go to the
- * log). Never returns.
+ * log); $done is the zygote's socket for the word that none of the function's code is left to run.
+ * Never returns.
+ * @param resource|null $done
  */
-function runForked(string $file, string $name, int $base): never
+function runForked(string $file, string $name, int $base, $done): never
 {
+    Channels::$done = $done;
     Channels::$event = fopen("php://fd/{$base}", 'r');
     Channels::$contextFd = $base + 1;
     Channels::$result = fopen('php://fd/' . ($base + 2), 'w');

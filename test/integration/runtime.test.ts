@@ -577,6 +577,7 @@ describe('prestarted handlers (function mode)', () => {
     const PHP_APP = {
       'app.php': [
         '<?php',
+        "define('HUNG', '/tmp/hung-' . md5(__FILE__));",
         'function handler($event, $context) {',
         '    echo "echoed\n";',
         '    fwrite(STDOUT, "to STDOUT\n");',
@@ -584,9 +585,9 @@ describe('prestarted handlers (function mode)', () => {
         "    error_log('from error_log');",
         '    register_shutdown_function(function () use ($event) {',
         '        fwrite(STDERR, "shutdown function\n");',
-        "        if ($event === 'hang') { file_put_contents('/tmp/hung.pid', getmypid()); sleep(300); }",
+        "        if ($event === 'hang') { file_put_contents(HUNG, getmypid()); sleep(300); }",
         '    });',
-        "    $hung = (int) @file_get_contents('/tmp/hung.pid');",
+        '    $hung = (int) @file_get_contents(HUNG);',
         "    return ['pid' => getmypid(), 'hungAlive' => $hung > 0 && posix_kill($hung, 0)];",
         '}',
         '',
@@ -615,6 +616,27 @@ describe('prestarted handlers (function mode)', () => {
       const next = JSON.parse(response((await f.invoke('"plain"')).outcome).toString());
       expect(next.pid).not.toBe(hung.pid);
       expect(next.hungAlive).toBe(false);
+    });
+
+    it("runs one invocation's destructors to the end before the next invocation's function starts", async () => {
+      const code = {
+        'app.php': [
+          '<?php',
+          "define('MARKS', '/tmp/destructed-' . md5(__FILE__));",
+          'final class SlowFlush {',
+          '    public function __destruct() { usleep(200_000); file_put_contents(MARKS, getmypid() . "\\n", FILE_APPEND); }',
+          '}',
+          'function handler($event, $context) {',
+          "    $GLOBALS['flush'] = new SlowFlush();",
+          "    return ['pid' => getmypid(), 'destructed' => @file(MARKS, FILE_IGNORE_NEW_LINES) ?: []];",
+          '}',
+          '',
+        ].join('\n'),
+      };
+      const f = await fn(code, 'app.handler');
+      const first = JSON.parse(response((await f.invoke('{}')).outcome).toString());
+      const second = JSON.parse(response((await f.invoke('{}')).outcome).toString());
+      expect(second.destructed).toEqual([...first.destructed, String(first.pid)]);
     });
 
     it('stops a function that runs into its deadline, reports Function.Timeout, and serves the next', async () => {
