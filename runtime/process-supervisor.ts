@@ -156,13 +156,20 @@ export interface SupervisionOptions {
   onStderrLines: (lines: string[]) => void;
   /** Called once, when the result is settled. */
   onSettled?: () => void;
+  /** The last lines of the process's log, for a failure's `stackTrace`, when they do not come through
+   *  `stderr` (a forked PHP process logs through its zygote). */
+  logTail?: () => string[];
 }
 
 /** Watches a handler process whose output streams the runtime holds, whoever started it. */
 export interface Supervision {
   handle: Omit<HandlerProcess, 'sockets'>;
-  /** The main process ended: its group is killed and the output drained. */
-  processExited(code: number | null, signal: NodeJS.Signals | null): void;
+  /**
+   * The main process ended: its group is killed and the output drained. With `outputComplete`, nothing
+   * more is to come on stdout and stderr (a forked PHP process, whose pipes never close), so the result
+   * is settled at once.
+   */
+  processExited(code: number | null, signal: NodeJS.Signals | null, outputComplete?: boolean): void;
   /**
    * The main process reported its exit status and how many bytes it wrote to stdout: the result is
    * complete once those bytes are in, with no end of file to wait for (PHP's forked processes share
@@ -234,7 +241,7 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
       });
       return;
     }
-    settle(outcome(exit, stopSignal, chunks, bytes, limit, stderr.tail()));
+    settle(outcome(exit, stopSignal, chunks, bytes, limit, options.logTail?.() ?? stderr.tail()));
   };
 
   const onStdout = (chunk: Buffer): void => {
@@ -295,13 +302,13 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
         killGroup('SIGKILL');
       },
     },
-    processExited(code, signal): void {
+    processExited(code, signal, outputComplete = false): void {
       if (exit || settled) return;
       exit = { code, signal, durationMs: Math.round(performance.now() - started) };
       // The main process is done: whatever it left behind in its group goes now, so that nothing of
       // this invocation runs on and the pipes it holds reach EOF.
       killGroup('SIGKILL');
-      if (openStreams === 0) finish();
+      if (openStreams === 0 || outputComplete) finish();
       else timers.push(setTimeout(finish, DRAIN_CAP_MS));
     },
     processReported(code, stdoutBytes): void {

@@ -10,7 +10,7 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import { closeSync, ftruncateSync } from 'node:fs';
 import { constants } from 'node:os';
 import { HandlerLoadError, InternalError } from './errors.ts';
 import { openEventFile } from './event-file.ts';
@@ -42,9 +42,10 @@ const SET_SIZE = 5;
  * `fork`: each forked process loads the file and says `R` on its go socket, as a prestarted shim does
  * (runtime/spare-process.ts), and the zygote reports exact exit codes (`X`) and signals (`K`).
  * `php`: as `fork`, but the forked process keeps the zygote's stdout and stderr (both go to the log),
- * writes its result to its set's stdout, and ends it with `E <status> <bytes>` on its go socket, since
- * that pipe never reaches end of file (`zygote-php.php` says why). A zygote that cannot fork says `N`
- * and serves its first set itself.
+ * writes its result to its set's stdout, and, once its shutdown functions and destructors have run,
+ * marks the end of its log on both (`\0shlambda:end <set>`) and reports `E <set> <status> <bytes>` on
+ * the zygote's socket, since that pipe never reaches end of file (`zygote-php.php` says why). A zygote
+ * that cannot fork says `N` and serves its first set itself.
  */
 export type ZygoteKind = 'bash' | 'fork' | 'php';
 
@@ -62,12 +63,22 @@ export interface ZygoteOptions {
   onStderrLines: (lines: string[], requestId: string | undefined) => void;
 }
 
+/** Log lines kept for a failure's `stackTrace`, as for any handler (logger.ts's LineSplitter). */
+const STACK_TRACE_LINES = 20;
+
 /** How long an exit status above 128 waits for the process's own report of it. */
 const REPORT_WAIT_MS = 50;
 
-/** A PHP process answers before its shutdown functions and destructors run; past this it is killed,
- *  so that a hung destructor cannot hold up its zygote and the invocations after it. */
+/** A PHP process that has reported its end still goes through PHP's own teardown (no user code runs
+ *  there); past this it is killed, so that nothing of it can run on for long. */
 const PHP_EXIT_GRACE_MS = 2000;
+
+/** Ends a forked PHP process's log on the zygote's stdout and stderr, followed by its set number. */
+const LOG_END_MARK = '\u0000shlambda:end ';
+
+/** How long a PHP process's end waits for the marks that end its log: they were written before its
+ *  report, so only a stalled runtime or a broken zygote takes long. */
+const LOG_MARK_WAIT_MS = 1000;
 
 const READY = 0x52; // 'R'
 
@@ -89,15 +100,15 @@ export class Zygote {
   private readonly sets: number;
   /** False once a PHP zygote said it cannot fork: it serves its first set itself, and nothing more. */
   canFork = true;
-  /** The request id of the invocation last handed to one of its processes: a PHP process writes its
-   *  log to the zygote's own stdout and stderr. */
-  private activeRequestId: string | undefined;
-  /** Lines of the zygote's own output, logged under the active request id. */
-  private readonly onLogLines: (lines: string[]) => void;
+  /** PHP: each set's request id, once handed an invocation; its processes log through the zygote. */
+  private readonly requestIds: (string | undefined)[] = [];
+  /** PHP: whose log the zygote's stderr and stdout carry now: a set, which the end mark moves on. */
+  private readonly logOwners = [0, 0];
+  private readonly onLog: (lines: string[], requestId: string | undefined) => void;
 
   constructor(options: ZygoteOptions) {
     this.sets = options.sets;
-    this.onLogLines = (lines) => options.onStderrLines(lines, this.activeRequestId);
+    this.onLog = options.onStderrLines;
     const files: number[] = [];
     try {
       for (let set = 0; set < this.sets; set++) {
@@ -126,7 +137,7 @@ export class Zygote {
     });
     const log = new LineSplitter();
     this.child.on('error', (error) =>
-      this.zygoteEnded(`could not start ${options.command}: ${error.message}`, [], log),
+      this.zygoteEnded(`could not start ${options.command}: ${error.message}`, log),
     );
     if (!this.child.stdio || this.child.stdio.length < stdio.length) {
       // Out of descriptors (EMFILE): no process, no pipes. The caller starts processes itself.
@@ -151,34 +162,38 @@ export class Zygote {
           options.onStderrLines,
           () => this.discard(),
           (requestId) => {
-            this.activeRequestId = requestId;
+            this.requestIds[set] = requestId;
           },
+          () => this.release(set),
         ),
       );
     }
 
     // The zygote's own stderr (and a PHP zygote's stdout): what the file's top level printed, and the
-    // log of a PHP process.
-    this.child.stderr?.on('data', (chunk: Buffer) => this.onLogLines(log.push(chunk)));
-    this.child.stderr?.on('error', () => {});
+    // log of its PHP processes.
     const outLog = new LineSplitter();
-    this.child.stdout?.on('data', (chunk: Buffer) => this.onLogLines(outLog.push(chunk)));
-    this.child.stdout?.on('error', () => {});
+    const onLogData = (stream: 0 | 1, splitter: LineSplitter) => (chunk: Buffer) => {
+      const lines = splitter.push(chunk);
+      if (options.kind === 'php') this.phpLog(stream, lines);
+      else this.onLog(lines, undefined);
+    };
+    this.child.stderr?.on('data', onLogData(0, log));
+    this.child.stderr?.on('error', ignore);
+    this.child.stdout?.on('data', onLogData(1, outLog));
+    this.child.stdout?.on('error', ignore);
     const control = this.child.stdio[3] as NodeJS.ReadableStream | null;
     const lines = new LineSplitter();
     control?.on('error', () => {});
     control?.on('data', (chunk: Buffer) => {
       for (const line of lines.push(chunk)) {
-        const [kind, set, value] = line.split(' ');
+        const [kind, set, value, bytes] = line.split(' ');
         const child = this.children[Number(set)];
         if (kind === 'R') resolveReady(true);
         else if (kind === 'N') this.canFork = false;
         else if (kind === 'P') child?.forked(Number(value));
-        else if (kind === 'X' || kind === 'K') {
-          if (kind === 'X') child?.ended(Number(value));
-          else child?.killed(Number(value));
-          if (Number(set) < this.taken) this.children[Number(set)] = undefined;
-        }
+        else if (kind === 'E') child?.reported(Number(value), Number(bytes));
+        else if (kind === 'X') child?.ended(Number(value));
+        else if (kind === 'K') child?.killed(Number(value));
       }
     });
     this.child.on('exit', (code, signal) => {
@@ -188,7 +203,10 @@ export class Zygote {
       if (own && signal) own.killed(constants.signals[signal]);
       else if (own && code !== null) own.ended(code);
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      this.zygoteEnded(how, [...log.flush(), ...outLog.flush()], log);
+      const lastLines = [...log.flush(), ...outLog.flush()];
+      if (options.kind === 'php') this.phpLog(0, lastLines);
+      else this.onLog(lastLines, undefined);
+      this.zygoteEnded(how, log);
     });
   }
 
@@ -216,12 +234,45 @@ export class Zygote {
     }
   }
 
-  private zygoteEnded(how: string, lastLines: string[], log: LineSplitter): void {
+  /**
+   * Logs lines of a PHP zygote's stderr or stdout under the request id of the set whose process wrote
+   * them, and keeps them as that process's log tail. The end mark a process writes after its last line
+   * (or its zygote writes, for one that died) hands the stream to the next set.
+   */
+  private phpLog(stream: 0 | 1, lines: readonly string[]): void {
+    let batch: string[] = [];
+    const flush = (): void => {
+      if (batch.length === 0) return;
+      const owner = this.logOwners[stream] as number;
+      this.onLog(batch, this.requestIds[owner]);
+      this.children[owner]?.noteLog(batch);
+      batch = [];
+    };
+    for (const line of lines) {
+      const at = line.indexOf(LOG_END_MARK);
+      if (at < 0) {
+        batch.push(line);
+        continue;
+      }
+      if (at > 0) batch.push(line.slice(0, at));
+      flush();
+      const set = Number(line.slice(at + LOG_END_MARK.length));
+      if (!Number.isInteger(set) || set < 0 || set >= this.sets) continue;
+      this.logOwners[stream] = set + 1;
+      this.children[set]?.logEnded();
+    }
+    flush();
+  }
+
+  /** Forgets a set's process once nothing more will come for it, so its result can be collected. */
+  private release(set: number): void {
+    if (set < this.taken) this.children[set] = undefined;
+  }
+
+  private zygoteEnded(how: string, log: LineSplitter): void {
     if (this.ended) return;
     this.ended = true;
-    if (lastLines.length > 0) this.onLogLines(lastLines);
-    const tail = [...log.tail(), ...lastLines];
-    for (const child of this.children) child?.zygoteEnded(how, tail);
+    for (const child of this.children) child?.zygoteEnded(how, log.tail());
   }
 }
 
@@ -243,6 +294,12 @@ export class ZygoteChild implements PreparedHandler {
   private exiting = false;
   /** PHP: kills a process that is still ending long after its exit report. */
   private exitGuard: NodeJS.Timeout | undefined;
+  /** PHP: its last log lines (it logs through the zygote), and how many of its two log streams have
+   *  reached its end mark; its end (report or exit) waits for both. */
+  private readonly logTail: string[] = [];
+  private logMarks = 0;
+  private pendingEnd: (() => void) | undefined;
+  private reaped = false;
   /** True once the file is loaded: the zygote's word for bash, the process's own for `fork`. */
   readonly ready: Promise<boolean>;
 
@@ -258,8 +315,10 @@ export class ZygoteChild implements PreparedHandler {
     onStderrLines: (lines: string[], requestId: string | undefined) => void,
     /** Ends the zygote: for a process it never forked, whose deadline has passed. */
     private readonly endZygote: () => void,
-    /** Tells the zygote whose invocation its own output now belongs to. */
+    /** Tells the zygote the request id its output belongs to. */
     private readonly onActivate: (requestId: string) => void,
+    /** Tells the zygote nothing more will come for this process. */
+    private readonly release: () => void,
   ) {
     this.supervision = superviseHandler({
       stdout,
@@ -267,6 +326,7 @@ export class ZygoteChild implements PreparedHandler {
       pid: () => this.pid,
       killGroup: (signal) => this.signal(signal),
       onStderrLines: (lines) => onStderrLines(lines, this.requestId),
+      ...(kind === 'php' ? { logTail: () => [...this.logTail] } : {}),
       onSettled: () => {
         this.closeFiles();
         go.destroy();
@@ -291,25 +351,10 @@ export class ZygoteChild implements PreparedHandler {
             void this.supervision.handle.result.then(() => resolve(false));
           });
     const statusLine = new LineSplitter();
-    let loaded = false;
     const onData = (chunk: Buffer): void => {
-      if (kind === 'php') {
-        // `R` (no line end) first, once the file is loaded; then, or instead when loading failed, the
-        // exit report with the size of the result.
-        let data = chunk;
-        if (!loaded && data[0] === READY) {
-          loaded = true;
-          resolveLoaded(true);
-          data = data.subarray(1);
-        }
-        for (const line of statusLine.push(data)) {
-          const report = /^E (\d+) (\d+)$/.exec(line);
-          if (report) this.reported(Number(report[1]), Number(report[2]));
-        }
-        return;
-      }
-      // A forked Python says `R` (no line end) once it has loaded the file; nothing else before the go.
-      if (kind === 'fork' && !this.activated) {
+      // A forked Python or PHP says `R` (no line end) once it has loaded the file; nothing else before
+      // the go (PHP reports its end on the zygote's socket).
+      if (kind === 'php' || (kind === 'fork' && !this.activated)) {
         if (chunk.includes(READY)) resolveLoaded(true);
         return;
       }
@@ -331,10 +376,10 @@ export class ZygoteChild implements PreparedHandler {
   }
 
   /**
-   * A PHP process's exit report: its result (`bytes` long) is written and it is ending, through its
-   * shutdown functions and destructors, which may still log. The answer need not wait for that.
+   * A PHP process's report (on the zygote's socket, before the zygote's word of its exit): its result is
+   * `bytes` long, and its shutdown functions and destructors have run. What is left is PHP's teardown.
    */
-  private reported(status: number, bytes: number): void {
+  reported(status: number, bytes: number): void {
     if (this.dead) return;
     this.dead = true;
     this.exiting = true;
@@ -342,7 +387,45 @@ export class ZygoteChild implements PreparedHandler {
       if (this.exiting) this.killGroup('SIGKILL');
     }, PHP_EXIT_GRACE_MS);
     this.exitGuard.unref();
-    this.supervision.processReported(status, bytes);
+    this.endWhenLogged(() => this.supervision.processReported(status, bytes));
+  }
+
+  /** PHP: lines of its log, as the zygote read them. */
+  noteLog(lines: readonly string[]): void {
+    this.logTail.push(...lines);
+    if (this.logTail.length > STACK_TRACE_LINES)
+      this.logTail.splice(0, this.logTail.length - STACK_TRACE_LINES);
+  }
+
+  /** PHP: one of the zygote's log streams has reached this process's end mark. */
+  logEnded(): void {
+    this.logMarks++;
+    if (this.logMarks >= 2) this.runPendingEnd();
+    this.maybeRelease();
+  }
+
+  /**
+   * PHP: settles once its log is all in (both end marks seen), so every line is logged, and kept for
+   * the stack trace, before the answer. The marks were written before the report or exit that calls
+   * this, so the wait is short; it is capped in case the zygote broke.
+   */
+  private endWhenLogged(end: () => void): void {
+    if (this.logMarks >= 2) {
+      end();
+      return;
+    }
+    this.pendingEnd = end;
+    setTimeout(() => this.runPendingEnd(), LOG_MARK_WAIT_MS).unref();
+  }
+
+  private runPendingEnd(): void {
+    const end = this.pendingEnd;
+    this.pendingEnd = undefined;
+    end?.();
+  }
+
+  private maybeRelease(): void {
+    if (this.reaped && (this.kind !== 'php' || this.logMarks >= 2)) this.release();
   }
 
   get exited(): boolean {
@@ -373,12 +456,12 @@ export class ZygoteChild implements PreparedHandler {
     variables: Record<string, string>,
     deadline: Deadline,
   ): Promise<RunResult> {
-    if (!this.open) throw new Error('a prestarted handler can be activated only once');
+    if (this.activated || !this.open) throw new Error('a prestarted handler can be activated only once');
     this.requestId = requestId;
     this.activated = true;
     this.onActivate(requestId);
+    // The files stay open until the invocation settles, to be emptied then (closeFiles).
     handOver(this.eventFd, this.contextFd, event, variables);
-    this.closeFiles();
     this.go.end('G');
     this.supervision.handle.setDeadline(deadline);
     return this.outcome;
@@ -438,8 +521,15 @@ export class ZygoteChild implements PreparedHandler {
   ended(status: number): void {
     this.dead = true;
     this.exiting = false;
+    this.reaped = true;
     clearTimeout(this.exitGuard);
-    if (this.kind !== 'bash') {
+    this.maybeRelease();
+    if (this.kind === 'php') {
+      // Without a report its result is not complete: no more output will matter.
+      this.endWhenLogged(() => this.supervision.processExited(status, null, true));
+      return;
+    }
+    if (this.kind === 'fork') {
       this.supervision.processExited(status, null);
       return;
     }
@@ -479,12 +569,21 @@ export class ZygoteChild implements PreparedHandler {
   killed(signal: number): void {
     this.dead = true;
     this.exiting = false;
+    this.reaped = true;
     clearTimeout(this.exitGuard);
-    this.supervision.processExited(null, (SIGNAL_NAMES.get(signal) ?? 'SIGKILL') as NodeJS.Signals);
+    this.maybeRelease();
+    const name = (SIGNAL_NAMES.get(signal) ?? 'SIGKILL') as NodeJS.Signals;
+    if (this.kind === 'php') {
+      this.endWhenLogged(() => this.supervision.processExited(null, name, true));
+      return;
+    }
+    this.supervision.processExited(null, name);
   }
 
   /** Without its zygote no exit status will come: a waiting or running process is ended now. */
   zygoteEnded(how: string, zygoteLog: string[]): void {
+    // No end mark will come any more.
+    this.runPendingEnd();
     if (this.exiting) {
       // It reported its exit, but the zygote died before it could end the group: do that here.
       this.exiting = false;
@@ -509,7 +608,15 @@ export class ZygoteChild implements PreparedHandler {
   private closeFiles(): void {
     if (!this.open) return;
     this.open = false;
-    closeSync(this.eventFd);
-    closeSync(this.contextFd);
+    for (const fd of [this.eventFd, this.contextFd]) {
+      // The zygote, and for PHP every process it forks (PHP cannot close them), hold copies of these
+      // files: emptied, they give no later process this invocation's event or context.
+      try {
+        ftruncateSync(fd, 0);
+      } catch {
+        // nothing to empty
+      }
+      closeSync(fd);
+    }
   }
 }

@@ -77,6 +77,12 @@ final class Channels
     public static $go = null;
     /** @var resource|null where a forked process tells its zygote that none of its code is left to run */
     public static $done = null;
+    /** A forked process's set, for the mark that ends its log and its report. */
+    public static int $set = 0;
+    /** @var resource|null the zygote's socket to the runtime, for a forked process's report */
+    public static $control = null;
+    /** What finish() reports once the process's code has all run: [status, bytes of the result]. */
+    public static ?array $report = null;
     /** Descriptor of the context file, read at the go. */
     public static int $contextFd = 4;
 }
@@ -153,7 +159,7 @@ function traceLines(\Throwable $error): array
 {
     $lines = [sprintf('%s(%d)', $error->getFile(), $error->getLine())];
     foreach (explode("\n", $error->getTraceAsString()) as $line) {
-        if (!str_contains($line, __FILE__) && !str_ends_with($line, '{main}') && !str_contains($line, 'Shlambda\\')) {
+        if (!str_contains($line, __DIR__ . '/') && !str_ends_with($line, '{main}') && !str_contains($line, 'Shlambda\\')) {
             $lines[] = $line;
         }
     }
@@ -200,13 +206,34 @@ function finish(string $data, int $status): never
 {
     Phase::$now = 'done';
     writeResult($data);
-    if (Channels::$go !== null) {
-        // The result is complete: the runtime answers now, while shutdown functions and destructors
-        // still run (their output goes to the log). The byte count stands in for an end of file, which
-        // never comes: the zygote and its other processes hold copies of this pipe.
-        fwrite(Channels::$go, sprintf("E %d %d\n", $status, strlen($data)));
-    }
+    // A forked process reports this once its shutdown functions and destructors have run (setUp).
+    Channels::$report = [$status, strlen($data)];
     exit($status);
+}
+
+/**
+ * A forked process's end of its invocation, once PHP has run the shutdown functions and destructors
+ * (the output buffer's last call): a mark after its last log line, on the zygote's STDOUT and STDERR that
+ * it writes its log to; the report, `E <set> <status> <bytes>`, for the runtime on the zygote's socket,
+ * whose byte count stands in for an end of file that never comes (the zygote and its other processes
+ * hold copies of the pipe);
+ * and `D` for the zygote, which forks the next invocation's process while this one goes through PHP's
+ * own teardown (no code of the function's runs there).
+ */
+function endForked(): void
+{
+    $mark = "\0shlambda:end " . Channels::$set . "\n";
+    fwrite(STDOUT, $mark);
+    fwrite(STDERR, $mark);
+    if (Channels::$report !== null) {
+        // On the zygote's socket, so that it reaches the runtime before the zygote's word of the exit.
+        fwrite(Channels::$control, sprintf("E %d %d %d\n", Channels::$set, ...Channels::$report));
+    }
+    if (Channels::$done !== null) {
+        fwrite(Channels::$done, 'D');
+        fclose(Channels::$done);
+    }
+    Channels::$go = null;
 }
 
 /**
@@ -223,12 +250,8 @@ function setUp(): void
             if ($buffer !== '') {
                 fwrite(STDERR, $buffer);
             }
-            // Its last call, once PHP has run the shutdown functions and destructors: the zygote may fork
-            // the next invocation's process now, while this one goes through PHP's own teardown.
-            if ($phase & PHP_OUTPUT_HANDLER_FINAL && Channels::$done !== null) {
-                fwrite(Channels::$done, 'D');
-                fclose(Channels::$done);
-                Channels::$done = null;
+            if ($phase & PHP_OUTPUT_HANDLER_FINAL && Channels::$go !== null) {
+                endForked();
             }
             return '';
         },
@@ -308,6 +331,8 @@ function run(string $file, string $name, $control): never
 function runForked(string $file, string $name, int $base, $done): never
 {
     Channels::$done = $done;
+    Channels::$set = intdiv($base - 4, 5);
+    Channels::$control = fopen('php://fd/3', 'w');
     Channels::$event = fopen("php://fd/{$base}", 'r');
     Channels::$contextFd = $base + 1;
     Channels::$result = fopen('php://fd/' . ($base + 2), 'w');

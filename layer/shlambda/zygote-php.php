@@ -11,14 +11,17 @@
 //   P <set> <pid>      the process for <set> is forked (its process group is <pid>)
 //   X <set> <code>     that process exited with <code>; its group has been killed
 //   K <set> <signal>   that process was killed by signal number <signal>; its group has been killed
+// and a forked process writes one, through its copy of fd 3 (so it arrives before the X):
+//   E <set> <status> <bytes>  its result, <bytes> long, is written; its shutdown functions and
+//                      destructors have run
 // The runtime started it with <sets> groups of five descriptors, set i at 4 + 5i: event file, context
 // file, stdout socket, stderr socket, go socket. PHP has no dup2 and cannot close a descriptor it did
-// not open, so a forked process uses its set where it is (the shim's runForked), keeps this process's
-// STDOUT and STDERR (the log), and inherits the other sets' descriptors unused. Since copies of its
-// stdout stay open here, it ends its answer with an exit report on its go socket, `E <status> <bytes>`,
-// instead of an end of file. Each set's process is forked once the one before has said, on a socket of
-// this process's, that none of its code is left to run (its shutdown functions and destructors too), or
-// has ended.
+// not open, so a forked process uses its set where it is (the shim's runForked), and inherits the other
+// sets' descriptors unused. Its STDOUT and STDERR are this process's: its log, which it ends with a
+// mark on both, `\0shlambda:end <set>` (written here for a process that died first), so the runtime
+// knows whose lines follow. Since copies of its stdout pipe stay open here, its E carries the result's
+// size instead of an end of file. Each set's process is forked once the one before has said, on a socket
+// of this process's, that none of its code is left to run, or has ended.
 
 const SHLAMBDA_ZYGOTE = true;
 const SET_SIZE = 5;
@@ -69,10 +72,18 @@ function forkSet(int $set, $control, string $file, string $function): array
     return [$pid, $mine];
 }
 
-/** Reports a reaped process and ends what is left of its group. */
-function reaped(int $pid, int $status, int $set, $control): void
+/**
+ * Reports a reaped process and ends what is left of its group. One that ended without its `D` (a crash,
+ * a kill) never marked the end of its log: the mark is written here, before the report.
+ */
+function reaped(int $pid, int $status, int $set, $control, bool $unmarked): void
 {
     posix_kill(-$pid, SIGKILL);
+    if ($unmarked) {
+        $mark = "\0shlambda:end {$set}\n";
+        fwrite(STDOUT, $mark);
+        fwrite(STDERR, $mark);
+    }
     if (pcntl_wifsignaled($status)) {
         fwrite($control, "K {$set} " . pcntl_wtermsig($status) . "\n");
     } else {
@@ -88,36 +99,52 @@ $live = [];
 $nextSet = 0;
 [$newest, $done] = forkSet($nextSet, $control, $file, $function);
 $live[$newest] = $nextSet++;
+// Whether the newest process's log has its end mark: it wrote it before its `D`, or this process did
+// once it was reaped without one. The next process is forked only then, so its log starts after it.
+$newestMarked = false;
 while ($live !== []) {
     if ($done !== null) {
         $read = [$done];
         $write = $except = null;
         // Woken by its `D`, by a SIGCHLD, or after 50 ms at the latest (a SIGCHLD just before the wait).
         if (@stream_select($read, $write, $except, 0, 50_000) > 0) {
-            // `D`, or the end of the socket: either way none of its code will run any more.
-            fread($done, 1);
+            // `D`, or the end of the socket (it died): either way none of its code will run any more.
+            $newestMarked = fread($done, 1) === 'D';
             fclose($done);
             $done = null;
         }
-    } else {
+    } elseif ($newestMarked) {
         // Nothing left to fork: wait for the rest to end.
         $pid = pcntl_waitpid(-1, $status);
         if ($pid > 0) {
-            reaped($pid, $status, $live[$pid], $control);
+            reaped($pid, $status, $live[$pid], $control, false);
             unset($live[$pid]);
         }
     }
     while (($pid = pcntl_waitpid(-1, $status, WNOHANG)) > 0) {
-        reaped($pid, $status, $live[$pid], $control);
+        $unmarked = $pid === $newest && !$newestMarked;
+        reaped($pid, $status, $live[$pid], $control, $unmarked);
         unset($live[$pid]);
-        if ($pid === $newest && $done !== null) {
-            // It ended without a word (exit() in the function, a crash, a kill).
-            fclose($done);
-            $done = null;
+        if ($pid === $newest) {
+            $newestMarked = true;
+            if ($done !== null) {
+                fclose($done);
+                $done = null;
+            }
         }
     }
-    if ($done === null && $nextSet < $sets) {
+    if ($done === null && !$newestMarked && isset($live[$newest])) {
+        // It closed its socket without a `D` and has not been reaped yet: wait for its end.
+        $pid = pcntl_waitpid($newest, $status);
+        if ($pid === $newest) {
+            reaped($pid, $status, $live[$pid], $control, true);
+            unset($live[$pid]);
+            $newestMarked = true;
+        }
+    }
+    if ($done === null && $newestMarked && $nextSet < $sets) {
         [$newest, $done] = forkSet($nextSet, $control, $file, $function);
         $live[$newest] = $nextSet++;
+        $newestMarked = false;
     }
 }

@@ -610,12 +610,12 @@ describe('prestarted handlers (function mode)', () => {
       );
     });
 
-    it('answers before a shutdown function that hangs, then ends that process, and serves the next invocation', async () => {
-      const f = await fn(PHP_APP, 'app.handler');
-      const hung = JSON.parse(response((await f.invoke('"hang"')).outcome).toString());
-      const next = JSON.parse(response((await f.invoke('"plain"')).outcome).toString());
-      expect(next.pid).not.toBe(hung.pid);
-      expect(next.hungAlive).toBe(false);
+    it('counts a shutdown function that hangs in its own invocation, which times out, and serves the next', async () => {
+      const f = await fn(PHP_APP, 'app.handler', { timeoutSeconds: 1 });
+      expect(errorOf((await f.invoke('"hang"')).outcome).errorType).toBe('Function.Timeout');
+      const { outcome, coldStart } = await f.invoke('"plain"');
+      expect(coldStart).toBe(false);
+      expect(JSON.parse(response(outcome).toString()).hungAlive).toBe(false);
     });
 
     it("runs one invocation's destructors to the end before the next invocation's function starts", async () => {
@@ -637,6 +637,73 @@ describe('prestarted handlers (function mode)', () => {
       const first = JSON.parse(response((await f.invoke('{}')).outcome).toString());
       const second = JSON.parse(response((await f.invoke('{}')).outcome).toString());
       expect(second.destructed).toEqual([...first.destructed, String(first.pid)]);
+    });
+
+    it('logs each line under the invocation that wrote it: a slow destructor, a last line with no line end, the next top level', async () => {
+      const code = {
+        'app.php': [
+          '<?php',
+          'fwrite(STDERR, "top level of " . getmypid() . "\n");',
+          'final class LateWords {',
+          '    public function __construct(public string $id) {}',
+          '    public function __destruct() {',
+          '        usleep(100_000);',
+          '        fwrite(STDERR, "destructor of {$this->id}\n");',
+          '        fwrite(STDERR, "no line end from {$this->id}");',
+          '    }',
+          '}',
+          'function handler($event, $context) {',
+          "    $GLOBALS['late'] = new LateWords($context->awsRequestId);",
+          '    return getmypid();',
+          '}',
+          '',
+        ].join('\n'),
+      };
+      const lines: string[] = [];
+      const f = await fn(code, 'app.handler', { onLog: (line) => lines.push(line) });
+      const ids = new Map<string, string>();
+      for (let i = 0; i < 3; i++) {
+        const { outcome } = await f.invoke('{}');
+        ids.set(response(outcome).toString(), (outcome as { requestId: string }).requestId);
+      }
+      const owner = (text: string) => lines.find((line) => line.endsWith(`\t${text}`))?.split('\t')[1];
+      for (const [pid, id] of ids) {
+        expect(owner(`destructor of ${id}`)).toBe(id);
+        expect(owner(`no line end from ${id}`)).toBe(id);
+        // A process's top level runs before its invocation exists: logged with no request id, or, read
+        // after its event came, with that invocation's; never with the one before.
+        expect(['-', id]).toContain(owner(`top level of ${pid}`));
+      }
+    });
+
+    it("puts the last lines of the log in a failure's stackTrace, as for any handler", async () => {
+      const code = {
+        'app.php':
+          '<?php\nfunction handler($event, $context) { fwrite(STDERR, "about to fail\\n"); exit(3); }\n',
+      };
+      const f = await fn(code, 'app.handler');
+      const error = errorOf((await f.invoke('{}')).outcome);
+      expect(error.errorType).toBe('Function.ExitError');
+      expect(error.stackTrace).toContain('about to fail');
+    });
+
+    it("gives no invocation an earlier invocation's event through the descriptors it inherits", async () => {
+      // The first zygote's set 0 is fds 4-8: its event file is fd 4, which set 1's process inherits.
+      const code = {
+        'app.php':
+          "<?php\nfunction handler($event, $context) { $f = fopen('php://fd/4', 'r'); fseek($f, 0); return stream_get_contents($f); }\n",
+      };
+      const f = await fn(code, 'app.handler');
+      response((await f.invoke('{"secret":"4111 1111 1111 1111"}')).outcome);
+      expect(response((await f.invoke('{"other":1}')).outcome).toString()).not.toContain('4111');
+    });
+
+    it("shows a stack trace of the function's own frames, none of shlambda's", async () => {
+      const code = { 'app.php': "<?php\nfunction handler($e, $c) { throw new RuntimeException('boom'); }\n" };
+      const f = await fn(code, 'app.handler');
+      const error = errorOf((await f.invoke('{}')).outcome);
+      expect(error.errorType).toBe('RuntimeException');
+      expect(error.stackTrace.join('\n')).not.toMatch(/zygote-php|function-php/);
     });
 
     it('stops a function that runs into its deadline, reports Function.Timeout, and serves the next', async () => {
