@@ -10,6 +10,28 @@ export interface Logger {
   log(level: LogLevel, message: string, requestId?: string): void;
 }
 
+/** Something to wait on for a moment without spinning (Atomics.wait needs a shared buffer). */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes all of `text` to `fd`, however long it takes. stderr can be a non-blocking pipe (Node.js
+ * makes it one: seen once the runtime's first child with piped stdio has exited), so a write can take
+ * part of the text or none (EAGAIN) while the reader is behind. Lines must not be lost, nor the runtime
+ * crash (a handler writing 80,000 lines in a row ended it with exit code 7): it waits for the reader.
+ */
+export function writeFully(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      Atomics.wait(PAUSE, 0, 0, 1);
+    }
+  }
+}
+
 /**
  * Makes a logger. Text lines are `timestamp<TAB>requestId<TAB>message` (runtime messages add the level
  * before the message, as Lambda's managed runtimes do); JSON lines carry `timestamp`, `level`,
@@ -20,7 +42,7 @@ export interface Logger {
 export function createLogger(
   format: LogFormat,
   level: LogLevel,
-  write: (text: string) => void = (text) => writeSync(2, text),
+  write: (text: string) => void = (text) => writeFully(2, text),
 ): Logger {
   const minimum = logLevelRank(level);
   return {

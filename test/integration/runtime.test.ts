@@ -878,3 +878,20 @@ describe('1 MB events and responses', () => {
     expect(rssMiB() - idle).toBeLessThan(20);
   });
 });
+
+describe('a handler that logs more than the log reader takes in at once', () => {
+  it('has every line logged, none lost', { timeout: 120_000 }, async () => {
+    const code = {
+      'function.sh':
+        'handler() { local i; for ((i = 0; i < 20000; i++)); do printf "line %d of %s %0100d\\n" "$i" "$LAMBDA_REQUEST_ID" 0 >&2; done; printf ok; }\n',
+    };
+    let logged = 0;
+    const f = await fn(code, 'function.handler', {
+      onLog: (line) => {
+        if (/\tline \d+ of /.test(line)) logged++;
+      },
+    });
+    for (let i = 0; i < 4; i++) expect(response((await f.invoke('{}')).outcome).toString()).toBe('ok');
+    await vi.waitFor(() => expect(logged).toBe(4 * 20000), { timeout: 20_000, interval: 50 });
+  });
+});
