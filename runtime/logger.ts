@@ -70,6 +70,9 @@ export function createLogger(
   };
 }
 
+/** Lines of a handler's log kept for a failed invocation's `stackTrace`. */
+export const STACK_TRACE_LINES = 20;
+
 /** Longest line forwarded as one log event; longer ones are split (CloudWatch caps events at 256 KB). */
 const MAX_LINE_BYTES = 64 * 1024;
 
@@ -82,7 +85,7 @@ export class LineSplitter {
   readonly #tailLines: number;
   #pending: Buffer = Buffer.alloc(0);
 
-  constructor(tailLines = 20) {
+  constructor(tailLines = STACK_TRACE_LINES) {
     this.#tailLines = tailLines;
   }
 

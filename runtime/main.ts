@@ -8,7 +8,7 @@ import { resolveHandler } from './handler-resolver.ts';
 import { startSpare, usesSpares } from './handler-run.ts';
 import { baseHandlerEnv } from './invocation-env.ts';
 import { runInvocationLoop } from './invocation-loop.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, type Logger } from './logger.ts';
 import { RuntimeApiClient } from './runtime-api-client.ts';
 import type { PreparedHandler } from './spare-process.ts';
 import { RUNTIME_VERSION } from './version.ts';
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
  * a closure in main: that would keep all of main's variables, the first prepared processes among them,
  * reachable for as long as the runtime runs.)
  */
-function keepServingAfterBugs(logger: ReturnType<typeof createLogger>): void {
+function keepServingAfterBugs(logger: Logger): void {
   process.on('uncaughtException', (error) =>
     logger.log('ERROR', `shlambda internal error: ${error.stack ?? error}`),
   );

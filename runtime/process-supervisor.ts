@@ -17,7 +17,7 @@ import {
 import { LineSplitter } from './logger.ts';
 
 /** For 'error' events that must not crash the runtime; shared, so that it keeps nothing reachable. */
-function ignore(): void {}
+export function ignore(): void {}
 
 /** Lambda's buffered response limit, in bytes (LAMBDA_FACTS.md; `/response` answers 413 above it). */
 export const RESPONSE_LIMIT_BYTES = 6_291_556;

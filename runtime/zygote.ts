@@ -14,8 +14,14 @@ import { closeSync, ftruncateSync } from 'node:fs';
 import { constants } from 'node:os';
 import { HandlerLoadError, InternalError } from './errors.ts';
 import { openEventFile } from './event-file.ts';
-import { LineSplitter } from './logger.ts';
-import { type Deadline, type RunResult, type Supervision, superviseHandler } from './process-supervisor.ts';
+import { LineSplitter, STACK_TRACE_LINES } from './logger.ts';
+import {
+  type Deadline,
+  ignore,
+  type RunResult,
+  type Supervision,
+  superviseHandler,
+} from './process-supervisor.ts';
 import { handOver, type PreparedHandler } from './spare-process.ts';
 
 /** Invocations per zygote: each needs five descriptors in the runtime, and a new zygote costs a spawn. */
@@ -63,9 +69,6 @@ export interface ZygoteOptions {
   onStderrLines: (lines: string[], requestId: string | undefined) => void;
 }
 
-/** Log lines kept for a failure's `stackTrace`, as for any handler (logger.ts's LineSplitter). */
-const STACK_TRACE_LINES = 20;
-
 /** How long an exit status above 128 waits for the process's own report of it. */
 const REPORT_WAIT_MS = 50;
 
@@ -82,9 +85,6 @@ const LOG_MARK_WAIT_MS = 1000;
 
 const READY = 0x52; // 'R'
 
-/** For 'error' events that must not crash the runtime; shared, so that it keeps nothing reachable. */
-function ignore(): void {}
-
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name]));
 
 export class Zygote {
@@ -98,6 +98,7 @@ export class Zygote {
   private taken = 0;
   private ended = false;
   private readonly sets: number;
+  private readonly kind: ZygoteKind;
   /** False once a PHP zygote said it cannot fork: it serves its first set itself, and nothing more. */
   canFork = true;
   /** PHP: each set's request id, once handed an invocation; its processes log through the zygote. */
@@ -108,6 +109,7 @@ export class Zygote {
 
   constructor(options: ZygoteOptions) {
     this.sets = options.sets;
+    this.kind = options.kind;
     this.onLog = options.onStderrLines;
     const files: number[] = [];
     try {
@@ -172,14 +174,9 @@ export class Zygote {
     // The zygote's own stderr (and a PHP zygote's stdout): what the file's top level printed, and the
     // log of its PHP processes.
     const outLog = new LineSplitter();
-    const onLogData = (stream: 0 | 1, splitter: LineSplitter) => (chunk: Buffer) => {
-      const lines = splitter.push(chunk);
-      if (options.kind === 'php') this.phpLog(stream, lines);
-      else this.onLog(lines, undefined);
-    };
-    this.child.stderr?.on('data', onLogData(0, log));
+    this.child.stderr?.on('data', (chunk: Buffer) => this.ownLog(0, log.push(chunk)));
     this.child.stderr?.on('error', ignore);
-    this.child.stdout?.on('data', onLogData(1, outLog));
+    this.child.stdout?.on('data', (chunk: Buffer) => this.ownLog(1, outLog.push(chunk)));
     this.child.stdout?.on('error', ignore);
     const control = this.child.stdio[3] as NodeJS.ReadableStream | null;
     const lines = new LineSplitter();
@@ -203,9 +200,8 @@ export class Zygote {
       if (own && signal) own.killed(constants.signals[signal]);
       else if (own && code !== null) own.ended(code);
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      const lastLines = [...log.flush(), ...outLog.flush()];
-      if (options.kind === 'php') this.phpLog(0, lastLines);
-      else this.onLog(lastLines, undefined);
+      this.ownLog(0, log.flush());
+      this.ownLog(1, outLog.flush());
       this.zygoteEnded(how, log);
     });
   }
@@ -232,6 +228,12 @@ export class Zygote {
     } catch {
       // already gone
     }
+  }
+
+  /** Logs lines of the zygote's own stderr (0) or stdout (1): a PHP zygote's by the set that wrote them. */
+  private ownLog(stream: 0 | 1, lines: readonly string[]): void {
+    if (this.kind === 'php') this.phpLog(stream, lines);
+    else if (lines.length > 0) this.onLog([...lines], undefined);
   }
 
   /**
