@@ -13,6 +13,8 @@
 #   {"errorType", "errorMessage", "stackTrace"} and the exit status is 1.
 #   With _SHLAMBDA_SPARE=1 the runtime started this process ahead of its event: the file is loaded first,
 #   then the invocation arrives through fds 3 and 4 (the protocol is in runtime/spare-process.ts).
+#   With $Shlambda::Shim::PRELOAD set, loading this file only compiles it (zygote-perl.pl does, once for
+#   all the processes it forks, which then call Shlambda::Shim::start).
 
 # `do FILE` compiles the file in the package it is called from: the loader lives in main, where
 # handler subs are looked up, and sees none of the shim's lexicals.
@@ -67,13 +69,15 @@ use JSON::PP ();
 use Scalar::Util ();
 
 my $SHIM_FILE = __FILE__;
+our $PRELOAD;
+my $RESULT;
 
 # The response gets a private copy of fd 1; fd 1 itself becomes stderr (Perl reopens STDOUT on the
 # same descriptor), so print, printf and child processes that inherit stdout all end up in the log.
-open(my $RESULT, '>&', \*STDOUT) or die "shlambda: cannot duplicate stdout: $!\n";
-binmode $RESULT;
-open(STDOUT, '>&', \*STDERR) or die "shlambda: cannot point stdout at stderr: $!\n";
-{
+sub take_stdout {
+  open($RESULT, '>&', \*STDOUT) or die "shlambda: cannot duplicate stdout: $!\n";
+  binmode $RESULT;
+  open(STDOUT, '>&', \*STDERR) or die "shlambda: cannot point stdout at stderr: $!\n";
   my $previous = select STDOUT;
   $| = 1;
   select $previous;
@@ -255,4 +259,11 @@ sub run {
   exit 0;
 }
 
-run(@ARGV[0, 1]);
+# Runs one invocation in this process, whose descriptors are in place; never returns.
+sub start {
+  my ($file, $name) = @_;
+  take_stdout();
+  run($file, $name);
+}
+
+start(@ARGV[0, 1]) unless $PRELOAD;
