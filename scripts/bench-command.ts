@@ -17,13 +17,15 @@ import { ensureLayerBuilt } from './build-command.ts';
 import { hostArchitecture, layerZipPath, PROJECT_ROOT } from './layer-paths.ts';
 import { unzipTo } from './unzip.ts';
 
-const HELP = `Usage: shlambda bench [--rounds N] [--warm N] [--spaced N] [--languages bash,python,php,ruby,perl] [--out FILE]
+const HELP = `Usage: shlambda bench [--rounds N] [--warm N] [--spaced N] [--soak N] [--languages bash,python,php,ruby,perl] [--out FILE]
 
 Runs, interleaved round by round, the built layer's bootstrap, a tutorial-style bash + curl bootstrap
 and a no-spawn Node floor against the local Runtime API, for each handler language with a small and a
 1 MB event. Warm invocations come back to back (each the moment the runtime asks); with the small event,
---spaced more come ${SPACED_GAP_MS} ms after the runtime asked, as sporadic traffic does. Prints a table and
-writes JSON (default bench-results/bench.json).`;
+--spaced more come ${SPACED_GAP_MS} ms after the runtime asked, as sporadic traffic does. Then, once per
+language, shlambda and the floor serve --soak small invocations back to back, and their resident memory
+is measured after them: a warm environment serves thousands. Prints tables and writes JSON (default
+bench-results/bench.json).`;
 
 const CONTENDERS: ContenderName[] = ['shlambda', 'tutorial', 'floor'];
 const EVENTS = {
@@ -39,6 +41,7 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
       rounds: { type: 'string', default: '5' },
       warm: { type: 'string', default: '30' },
       spaced: { type: 'string', default: '10' },
+      soak: { type: 'string', default: '2000' },
       languages: { type: 'string', default: 'bash,python,php' },
       out: { type: 'string', default: path.join(PROJECT_ROOT, 'bench-results', 'bench.json') },
       help: { type: 'boolean' },
@@ -51,6 +54,7 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
   const rounds = Number(values.rounds);
   const warm = Number(values.warm);
   const spaced = Number(values.spaced);
+  const soak = Number(values.soak);
   const languages = values.languages.split(',') as HandlerLanguage[];
   const unknown = languages.filter((language) => !HANDLER_LANGUAGES.includes(language));
   if (unknown.length > 0) {
@@ -68,6 +72,7 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
   const taskRootFor = prepareFiles(benchDir);
 
   const samples = new Map<string, TrialSamples[]>();
+  const soaked: SoakRow[] = [];
   try {
     for (let round = 0; round < rounds; round++) {
       // Rotating the order keeps any drift of the machine from favouring one contender.
@@ -95,6 +100,21 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
       }
       console.error(`bench: round ${round + 1}/${rounds} done`);
     }
+    // Memory after many invocations: V8 grows its heap, and pages in its optimizing compiler, only once
+    // code has run hot, so the few dozen invocations of a round understate a warm environment's.
+    for (const language of soak > 0 ? languages : []) {
+      for (const contender of ['shlambda', 'floor'] as const) {
+        const launch = launchSpec(contender, language, {
+          layerDir,
+          benchDir,
+          taskRoot: taskRootFor(language),
+          runtimeApi: '',
+        });
+        const trial = await runTrial(launch, EVENTS.small, soak, 0);
+        soaked.push({ contender, language, invocations: soak, rssMiB: trial.rssKiB / 1024 });
+      }
+      console.error(`bench: ${soak} invocations of ${language} done`);
+    }
   } finally {
     fs.rmSync(benchDir, { recursive: true, force: true });
   }
@@ -112,9 +132,12 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
   };
   printTable(rows);
-  printTargets(rows);
+  printTargets(rows, soaked);
   fs.mkdirSync(path.dirname(values.out), { recursive: true });
-  fs.writeFileSync(values.out, `${JSON.stringify({ machine, rounds, warm, spaced, rows }, null, 2)}\n`);
+  fs.writeFileSync(
+    values.out,
+    `${JSON.stringify({ machine, rounds, warm, spaced, soak, rows, soaked }, null, 2)}\n`,
+  );
   console.log(
     `\n${machine.date} on ${machine.cpu} (${machine.cores} cores, ${machine.memoryGiB} GiB); JSON: ${values.out}`,
   );
@@ -122,6 +145,12 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
 }
 
 type Row = { contender: ContenderName; language: HandlerLanguage; event: EventName } & Summary;
+type SoakRow = {
+  contender: 'shlambda' | 'floor';
+  language: HandlerLanguage;
+  invocations: number;
+  rssMiB: number;
+};
 
 function printTable(rows: Row[]): void {
   const f = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 2 : 1) : '-');
@@ -138,12 +167,21 @@ function printTable(rows: Row[]): void {
 }
 
 /** The issue's targets: shlambda as a ratio of the tutorial-style bootstrap in the same run. */
-function printTargets(rows: Row[]): void {
+function printTargets(rows: Row[], soaked: SoakRow[]): void {
   const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? (a / b).toFixed(2) : '-');
+  const soakOf = (contender: string, language: string) =>
+    soaked.find((r) => r.contender === contender && r.language === language);
+  const soakCount = soaked[0]?.invocations;
   console.log(
-    `\n| handler | event | latency p50 ratio (<= 0.10): back to back / spaced ${SPACED_GAP_MS} ms | billed p50 ratio (<= 0.15): back to back / spaced | cold start ratio (<= 1.0) | shlambda runtime RSS MiB (<= 60) |`,
+    `\n| handler | event | latency p50 ratio (<= 0.10): back to back / spaced ${SPACED_GAP_MS} ms | billed p50 ratio (<= 0.15): back to back / spaced | cold start ratio (<= 1.0) | shlambda runtime RSS MiB (<= 60): in the rounds${soakCount ? ` / after ${soakCount} (floor)` : ''} |`,
   );
   console.log('|---|---|---|---|---|---|');
+  const soakColumn = (s: Row): string => {
+    const mine = soakOf('shlambda', s.language);
+    const floor = soakOf('floor', s.language);
+    if (s.event !== 'small' || !mine) return '';
+    return ` / ${mine.rssMiB.toFixed(1)} (${floor ? floor.rssMiB.toFixed(1) : '-'})`;
+  };
   for (const s of rows.filter((r) => r.contender === 'shlambda')) {
     const t = rows.find(
       (r) => r.contender === 'tutorial' && r.language === s.language && r.event === s.event,
@@ -152,7 +190,7 @@ function printTargets(rows: Row[]): void {
     console.log(
       `| ${s.language} | ${s.event} | ${ratio(s.latency.p50, t.latency.p50)} / ${ratio(s.spacedLatency.p50, t.spacedLatency.p50)} | ` +
         `${ratio(s.billed.p50, t.billed.p50)} / ${ratio(s.spacedBilled.p50, t.spacedBilled.p50)} | ` +
-        `${ratio(s.coldMs, t.coldMs)} | ${s.rssMiB.toFixed(1)} |`,
+        `${ratio(s.coldMs, t.coldMs)} | ${s.rssMiB.toFixed(1)}${soakColumn(s)} |`,
     );
   }
 }
