@@ -69,6 +69,8 @@ use JSON::PP ();
 use Scalar::Util ();
 
 my $SHIM_FILE = __FILE__;
+# Frames of the layer's own files (this shim, the zygote that calls it) are left out of stack traces.
+(my $LAYER_DIR = $SHIM_FILE) =~ s{/[^/]*\z}{/};
 our $PRELOAD;
 my $RESULT;
 
@@ -110,9 +112,9 @@ sub record_frames {
   my ($error) = @_;
   my @frames;
   my (undef, $file, $line) = caller(0);
-  push @frames, "at $file line $line" if $file ne $SHIM_FILE;
+  push @frames, "at $file line $line" if index($file, $LAYER_DIR) != 0;
   for (my $level = 1; my @call = caller($level); $level++) {
-    next if $call[1] eq $SHIM_FILE;
+    next if index($call[1], $LAYER_DIR) == 0;
     push @frames, "$call[3] called at $call[1] line $call[2]";
   }
   ($last_error, @last_frames) = ($error, @frames);

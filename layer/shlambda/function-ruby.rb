@@ -25,6 +25,8 @@ module Shlambda
   STDOUT.reopen(STDERR)
   STDOUT.sync = true
   SHIM_FILE = File.expand_path(__FILE__)
+  # Frames of the layer's own files (this shim, the zygote that loads it) are left out of stack traces.
+  LAYER_DIR = "#{File.dirname(SHIM_FILE)}/"
 
   # The managed runtime's context object: same reader names, same (string) types.
   class LambdaContext
@@ -107,7 +109,7 @@ module Shlambda
   end
 
   def user_frames(error)
-    (error.backtrace || []).reject { |line| line.start_with?(SHIM_FILE) || line.include?('/rubygems/') }
+    (error.backtrace || []).reject { |line| line.start_with?(LAYER_DIR) || line.include?('/rubygems/') }
   end
 
   def encode_result(result)

@@ -427,6 +427,9 @@ describe('prestarted handlers (function mode)', () => {
           'loads += 1',
           'calls = 0',
           '',
+          'def fail():',
+          '    raise ValueError("boom")',
+          '',
           'def handler(event, context):',
           '    global calls',
           '    calls += 1',
@@ -434,6 +437,8 @@ describe('prestarted handlers (function mode)', () => {
           '        os._exit(200)',
           '    if event == "sigkill":',
           '        os.kill(os.getpid(), signal.SIGKILL)',
+          '    if event == "fail":',
+          '        fail()',
           '    if event == "background" and os.fork() == 0:',
           '        os.execvp("sleep", ["sleep", "300"])',
           '    return {"pid": os.getpid(), "pgid": os.getpgid(0), "loads": loads, "calls": calls,',
@@ -452,11 +457,13 @@ describe('prestarted handlers (function mode)', () => {
           'our $loads = 0;',
           '$loads++;',
           'our $calls = 0;',
+          'sub fail { die "boom\\n" }',
           'sub handler {',
           '  my ($event, $context) = @_;',
           '  $calls++;',
           "  POSIX::_exit(200) if $event eq 'exit-200';",
           "  kill 'KILL', $$ if $event eq 'sigkill';",
+          "  fail() if $event eq 'fail';",
           "  if ($event eq 'background' && !fork) { exec 'sleep', '300' }",
           '  return { pid => $$, pgid => getpgrp(), loads => $loads, calls => $calls, random => rand(),',
           '    request => $context->aws_request_id };',
@@ -474,10 +481,12 @@ describe('prestarted handlers (function mode)', () => {
         'app.rb': [
           '$loads = ($loads || 0) + 1',
           '$calls = 0',
+          "def fail = raise('boom')",
           'def handler(event:, context:)',
           '  $calls += 1',
           "  exit!(200) if event == 'exit-200'",
           "  Process.kill('KILL', Process.pid) if event == 'sigkill'",
+          "  fail if event == 'fail'",
           "  spawn('sleep', '300') if event == 'background'",
           '  { pid: Process.pid, pgid: Process.getpgrp, loads: $loads, calls: $calls, random: rand,',
           '    request: context.aws_request_id }',
@@ -495,10 +504,12 @@ describe('prestarted handlers (function mode)', () => {
           '<?php',
           "$GLOBALS['loads'] = ($GLOBALS['loads'] ?? 0) + 1;",
           "$GLOBALS['calls'] = 0;",
+          "function fail() { throw new RuntimeException('boom'); }",
           'function handler($event, $context) {',
           "    $GLOBALS['calls']++;",
           "    if ($event === 'exit-200') { exit(200); }",
           "    if ($event === 'sigkill') { posix_kill(getmypid(), SIGKILL); }",
+          "    if ($event === 'fail') { fail(); }",
           "    if ($event === 'background') { exec('sleep 300 > /dev/null 2>&1 &'); }",
           "    return ['pid' => getmypid(), 'pgid' => posix_getpgid(0), 'loads' => $GLOBALS['loads'],",
           "        'calls' => $GLOBALS['calls'], 'random' => random_int(0, PHP_INT_MAX), 'request' => $context->awsRequestId];",
@@ -540,6 +551,15 @@ describe('prestarted handlers (function mode)', () => {
       const { outcome, coldStart } = await f.invoke('"state"');
       expect(coldStart).toBe(false);
       expect(JSON.parse(response(outcome).toString()).calls).toBe(1);
+    });
+
+    it("shows the function's own frames in a failure's stackTrace, none of the layer's files", async () => {
+      const f = await fn(code, handler);
+      const error = errorOf((await f.invoke('"fail"')).outcome);
+      expect(error.errorMessage).toBe('boom');
+      const trace = error.stackTrace.join('\n');
+      expect(trace).toMatch(/app\.(py|pl|rb|php)/);
+      expect(trace).not.toMatch(/zygote-|function-(python|perl|ruby|php)/);
     });
 
     it("ends an invocation's background process with it", async () => {
