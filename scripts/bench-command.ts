@@ -111,7 +111,7 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
           runtimeApi: '',
         });
         const trial = await runTrial(launch, EVENTS.small, soak, 0);
-        soaked.push({ contender, language, invocations: soak, rssMiB: trial.rssKiB / 1024 });
+        soaked.push({ contender, language, rssMiB: trial.rssKiB / 1024 });
       }
       console.error(`bench: ${soak} invocations of ${language} done`);
     }
@@ -132,7 +132,7 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
     platform: `${os.type()} ${os.release()} ${os.arch()}`,
   };
   printTable(rows);
-  printTargets(rows, soaked);
+  printTargets(rows, soaked, soak);
   fs.mkdirSync(path.dirname(values.out), { recursive: true });
   fs.writeFileSync(
     values.out,
@@ -145,12 +145,8 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
 }
 
 type Row = { contender: ContenderName; language: HandlerLanguage; event: EventName } & Summary;
-type SoakRow = {
-  contender: 'shlambda' | 'floor';
-  language: HandlerLanguage;
-  invocations: number;
-  rssMiB: number;
-};
+/** Resident memory after the soak's invocations. */
+type SoakRow = { contender: 'shlambda' | 'floor'; language: HandlerLanguage; rssMiB: number };
 
 function printTable(rows: Row[]): void {
   const f = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 2 : 1) : '-');
@@ -167,21 +163,18 @@ function printTable(rows: Row[]): void {
 }
 
 /** The issue's targets: shlambda as a ratio of the tutorial-style bootstrap in the same run. */
-function printTargets(rows: Row[], soaked: SoakRow[]): void {
+function printTargets(rows: Row[], soaked: SoakRow[], soak: number): void {
   const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? (a / b).toFixed(2) : '-');
-  const soakOf = (contender: string, language: string) =>
-    soaked.find((r) => r.contender === contender && r.language === language);
-  const soakCount = soaked[0]?.invocations;
+  const soakedRss = (contender: SoakRow['contender'], language: HandlerLanguage) =>
+    soaked.find((r) => r.contender === contender && r.language === language)?.rssMiB.toFixed(1) ?? '-';
   console.log(
-    `\n| handler | event | latency p50 ratio (<= 0.10): back to back / spaced ${SPACED_GAP_MS} ms | billed p50 ratio (<= 0.15): back to back / spaced | cold start ratio (<= 1.0) | shlambda runtime RSS MiB (<= 60): in the rounds${soakCount ? ` / after ${soakCount} (floor)` : ''} |`,
+    `\n| handler | event | latency p50 ratio (<= 0.10): back to back / spaced ${SPACED_GAP_MS} ms | billed p50 ratio (<= 0.15): back to back / spaced | cold start ratio (<= 1.0) | shlambda runtime RSS MiB (<= 60): in the rounds${soaked.length > 0 ? ` / after ${soak} (floor)` : ''} |`,
   );
   console.log('|---|---|---|---|---|---|');
-  const soakColumn = (s: Row): string => {
-    const mine = soakOf('shlambda', s.language);
-    const floor = soakOf('floor', s.language);
-    if (s.event !== 'small' || !mine) return '';
-    return ` / ${mine.rssMiB.toFixed(1)} (${floor ? floor.rssMiB.toFixed(1) : '-'})`;
-  };
+  const soakColumn = (s: Row): string =>
+    s.event === 'small' && soaked.length > 0
+      ? ` / ${soakedRss('shlambda', s.language)} (${soakedRss('floor', s.language)})`
+      : '';
   for (const s of rows.filter((r) => r.contender === 'shlambda')) {
     const t = rows.find(
       (r) => r.contender === 'tutorial' && r.language === s.language && r.event === s.event,

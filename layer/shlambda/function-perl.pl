@@ -68,9 +68,8 @@ use warnings;
 use JSON::PP ();
 use Scalar::Util ();
 
-my $SHIM_FILE = __FILE__;
 # Frames of the layer's own files (this shim, the zygote that calls it) are left out of stack traces.
-(my $LAYER_DIR = $SHIM_FILE) =~ s{/[^/]*\z}{/};
+(my $LAYER_DIR = __FILE__) =~ s{/[^/]*\z}{/};
 our $PRELOAD;
 my $RESULT;
 

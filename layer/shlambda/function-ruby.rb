@@ -24,9 +24,8 @@ module Shlambda
   RESULT = STDOUT.dup.tap(&:binmode)
   STDOUT.reopen(STDERR)
   STDOUT.sync = true
-  SHIM_FILE = File.expand_path(__FILE__)
   # Frames of the layer's own files (this shim, the zygote that loads it) are left out of stack traces.
-  LAYER_DIR = "#{File.dirname(SHIM_FILE)}/"
+  LAYER_DIR = "#{File.dirname(File.expand_path(__FILE__))}/"
 
   # The managed runtime's context object: same reader names, same (string) types.
   class LambdaContext
