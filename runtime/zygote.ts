@@ -72,8 +72,8 @@ export interface ZygoteOptions {
 /** How long an exit status above 128 waits for the process's own report of it. */
 const REPORT_WAIT_MS = 50;
 
-/** A PHP process that has reported its end still goes through PHP's own teardown (no user code runs
- *  there); past this it is killed, so that nothing of it can run on for long. */
+/** A PHP process that has reported its end still closes what its function left open, then ends itself;
+ *  past this it is killed, so that nothing of it can run on for long (a close stuck on a full socket). */
 const PHP_EXIT_GRACE_MS = 2000;
 
 /** Ends a forked PHP process's log on the zygote's stdout and stderr, followed by its set number. */
@@ -302,6 +302,8 @@ export class ZygoteChild implements PreparedHandler {
   private logMarks = 0;
   private pendingEnd: (() => void) | undefined;
   private reaped = false;
+  /** PHP: its report came, which settles its invocation whatever the zygote says of its end. */
+  private reportCame = false;
   /** True once the file is loaded: the zygote's word for bash, the process's own for `fork`. */
   readonly ready: Promise<boolean>;
 
@@ -383,6 +385,7 @@ export class ZygoteChild implements PreparedHandler {
    */
   reported(status: number, bytes: number): void {
     if (this.dead) return;
+    this.reportCame = true;
     this.dead = true;
     this.exiting = true;
     this.exitGuard = setTimeout(() => {
@@ -526,6 +529,8 @@ export class ZygoteChild implements PreparedHandler {
     this.reaped = true;
     clearTimeout(this.exitGuard);
     this.maybeRelease();
+    // Its report decided the outcome; a PHP process ends itself with SIGKILL right after it.
+    if (this.reportCame) return;
     if (this.kind === 'php') {
       // Without a report its result is not complete: no more output will matter.
       this.endWhenLogged(() => this.supervision.processExited(status, null, true));
@@ -574,6 +579,7 @@ export class ZygoteChild implements PreparedHandler {
     this.reaped = true;
     clearTimeout(this.exitGuard);
     this.maybeRelease();
+    if (this.reportCame) return;
     const name = (SIGNAL_NAMES.get(signal) ?? 'SIGKILL') as NodeJS.Signals;
     if (this.kind === 'php') {
       this.endWhenLogged(() => this.supervision.processExited(null, name, true));

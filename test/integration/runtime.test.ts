@@ -696,6 +696,31 @@ describe('prestarted handlers (function mode)', () => {
       }
     });
 
+    it('finishes the files a function left open before its process ends', async () => {
+      // A compressed file gets its last block only when it is closed: PHP closes what the function left
+      // open once its invocation is answered, and so must a process that ends without PHP's teardown.
+      const code = {
+        'app.php': [
+          '<?php',
+          "define('LOG', '/tmp/left-open-' . md5(__FILE__) . '.gz');",
+          'final class Keep { public static $file; }',
+          'function handler($event, $context) {',
+          '    $before = is_file(LOG) ? gzdecode(file_get_contents(LOG)) : null;',
+          "    Keep::$file = gzopen(LOG, 'w');",
+          '    gzwrite(Keep::$file, str_repeat(\'written by \' . $context->awsRequestId . "\\n", 100));',
+          '    return $before;',
+          '}',
+          '',
+        ].join('\n'),
+      };
+      const f = await fn(code, 'app.handler');
+      const first = await f.invoke('{}');
+      expect(response(first.outcome).toString()).toBe('null');
+      const { requestId } = first.outcome as { requestId: string };
+      const second = JSON.parse(response((await f.invoke('{}')).outcome).toString());
+      expect(second).toBe(`written by ${requestId}\n`.repeat(100));
+    });
+
     it("puts the last lines of the log in a failure's stackTrace, as for any handler", async () => {
       const code = {
         'app.php':
