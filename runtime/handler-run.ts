@@ -68,7 +68,7 @@ export function startSpare(context: SpareContext, slot: number): PreparedHandler
         env: context.baseEnv,
         tmpDir: config.tmpDir,
         slot,
-        sets: zygoteSets(config.concurrency, first),
+        sets: zygoteSets(zygote.kind, config.concurrency, first),
         onStderrLines: (lines, requestId) => logger.handlerLines(requestId, lines),
       });
       context.zygotes.set(slot, started);

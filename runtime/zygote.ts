@@ -5,8 +5,8 @@
  * the runtime's Node.js (~1.5 ms of billed time per invocation, see the README). The others
  * (`zygote-python.py`...) have loaded only the shim: each forked process loads the handler file, so no
  * module state is shared between invocations, and the file is loaded before the event comes, as a
- * prestarted process does. Each zygote serves up to {@link ZYGOTE_SETS} invocations, then a new one is
- * started.
+ * prestarted process does. Each zygote serves up to {@link ZYGOTE_SETS} invocations (16 for bash, 48
+ * for the others), then a new one is started.
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -24,8 +24,15 @@ import {
 } from './process-supervisor.ts';
 import { handOver, type PreparedHandler } from './spare-process.ts';
 
-/** Invocations per zygote: each needs five descriptors in the runtime, and a new zygote costs a spawn. */
-export const ZYGOTE_SETS = 16;
+/**
+ * Invocations per zygote: each needs five descriptors in the runtime, and a new zygote costs a spawn and
+ * its interpreter's start. A bash zygote starts in about 2 ms, and more than 16 sets did not pay (32:
+ * back-to-back latency p50 0.87-0.91 ms against 0.85-0.86); its sets must also stay below fd 398 (the
+ * zygote script says why). Python, Ruby, Perl and PHP load the shim's libraries first, 8-40 ms of CPU
+ * (`hyperfine`: Ruby with `json` 39 ms, Python 17, Perl with JSON::PP 10, PHP 8), which 48 sets spread
+ * over three times as many invocations.
+ */
+export const ZYGOTE_SETS: Readonly<Record<ZygoteKind, number>> = { bash: 16, fork: 48, php: 48 };
 
 /** Sets of a slot's first zygote: it starts during init, where each set costs cold start (16 sets
  *  took init from 55 to 65 ms, see the README). */
@@ -33,10 +40,10 @@ const FIRST_ZYGOTE_SETS = 2;
 
 /**
  * Sets per zygote for a number of concurrent loops: all of them together stay within ~400 of Lambda's
- * 1,024 descriptors (the zygote script keeps its sets below fd 398).
+ * 1,024 descriptors.
  */
-export function zygoteSets(concurrency: number, first: boolean): number {
-  const most = first ? FIRST_ZYGOTE_SETS : ZYGOTE_SETS;
+export function zygoteSets(kind: ZygoteKind, concurrency: number, first: boolean): number {
+  const most = first ? FIRST_ZYGOTE_SETS : ZYGOTE_SETS[kind];
   return Math.max(1, Math.min(most, Math.floor(400 / (SET_SIZE * concurrency))));
 }
 /** Descriptors per set, from fd 4 on: event file, context file, stdout, stderr, go socket. */
