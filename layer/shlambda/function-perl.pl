@@ -65,8 +65,11 @@ package Shlambda::Shim;
 
 use strict;
 use warnings;
-use JSON::PP ();
 use Scalar::Util ();
+
+# Cpanel::JSON::XS when this Perl has it, as Perl's JSON module prefers its XS backend: it decodes and
+# encodes a 1 MB event in about 3 ms where JSON::PP, pure Perl and part of core Perl, takes about 270.
+my $JSON_CLASS = eval { require Cpanel::JSON::XS; 1 } ? 'Cpanel::JSON::XS' : do { require JSON::PP; 'JSON::PP' };
 
 # Frames of the layer's own files (this shim, the zygote that calls it) are left out of stack traces.
 (my $LAYER_DIR = __FILE__) =~ s{/[^/]*\z}{/};
@@ -84,7 +87,7 @@ sub take_stdout {
   select $previous;
 }
 
-my $JSON = JSON::PP->new->utf8->allow_nonref->convert_blessed;
+my $JSON = $JSON_CLASS->new->utf8->allow_nonref->convert_blessed;
 
 sub json_env {
   my ($raw) = @_;
@@ -133,7 +136,7 @@ sub error_message {
   my ($error) = @_;
   return "$error" if !ref $error;
   if (!Scalar::Util::blessed($error)) {
-    my $text = eval { JSON::PP->new->allow_nonref->allow_unknown->encode($error) };
+    my $text = eval { $JSON_CLASS->new->allow_nonref->allow_unknown->encode($error) };
     return defined $text ? $text : "$error";
   }
   for my $method (qw(message as_string)) {
@@ -204,7 +207,7 @@ sub write_result {
 sub report_failure {
   my ($type, $message, $trace) = @_;
   print STDERR join("\n", "[ERROR] $type: $message", map {"  $_"} @$trace), "\n";
-  my $json = JSON::PP->new->utf8->allow_nonref->allow_blessed;
+  my $json = $JSON_CLASS->new->utf8->allow_nonref->allow_blessed;
   write_result($json->encode({ errorType => $type, errorMessage => $message, stackTrace => $trace }));
   exit 1;
 }

@@ -9,8 +9,8 @@ use strict;
 use warnings;
 use POSIX ();
 
-# What the shim uses, loaded once here so that each fork finds it loaded.
-use JSON::PP ();
+# What the shim uses, loaded once here so that each fork finds it loaded (its JSON module is loaded
+# with the shim's code below).
 use Scalar::Util ();
 use Time::HiRes ();
 

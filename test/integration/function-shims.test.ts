@@ -19,6 +19,10 @@ const HANDLERS = path.join(ROOT, 'handlers');
 
 interface Language {
   name: string;
+  /** What the tests are titled by: the name, and what else sets this entry apart. */
+  title: string;
+  /** Added to the interpreter's environment. */
+  env?: Record<string, string>;
   /** The interpreter, as the runtime starts it (Node: the runtime's own binary). */
   program: string;
   /** How to get it when it is missing; CI installs these. */
@@ -34,6 +38,7 @@ interface Language {
 const LANGUAGES: Language[] = [
   {
     name: 'python',
+    title: 'python',
     program: 'python3',
     install: 'apt-get install python3',
     shim: 'function-python.py',
@@ -43,6 +48,7 @@ const LANGUAGES: Language[] = [
   },
   {
     name: 'php',
+    title: 'php',
     program: 'php',
     install: 'apt-get install php-cli',
     shim: 'function-php.php',
@@ -52,6 +58,7 @@ const LANGUAGES: Language[] = [
   },
   {
     name: 'ruby',
+    title: 'ruby',
     program: 'ruby',
     install: 'apt-get install ruby',
     shim: 'function-ruby.rb',
@@ -61,6 +68,19 @@ const LANGUAGES: Language[] = [
   },
   {
     name: 'perl',
+    title: 'perl',
+    program: 'perl',
+    install: 'apt-get install perl libcpanel-json-xs-perl',
+    shim: 'function-perl.pl',
+    ext: 'pl',
+    failType: 'My::Error',
+    syntaxError: 'sub handler {\n  return { unclosed => [1, 2 };\n}\n1;\n',
+  },
+  {
+    // The same shim where Perl has no Cpanel::JSON::XS: it falls back to JSON::PP, part of core Perl.
+    name: 'perl',
+    title: 'perl (JSON::PP)',
+    env: { PERL5LIB: path.join(ROOT, 'test/fixtures/perl-without-xs') },
     program: 'perl',
     install: 'apt-get install perl',
     shim: 'function-perl.pl',
@@ -70,6 +90,7 @@ const LANGUAGES: Language[] = [
   },
   {
     name: 'node',
+    title: 'node',
     program: process.execPath,
     install: 'install Node.js 20 or later',
     shim: 'function-node.mjs',
@@ -132,6 +153,7 @@ function runShim(language: Language, file: string, method: string, event: string
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
     AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/shims',
     AWS_LAMBDA_LOG_STREAM_NAME: '2024/01/01/[$LATEST]abcdef',
+    ...language.env,
   };
   return new Promise((resolve, reject) => {
     const child = spawn(language.program, [path.join(SHIMS, language.shim), file, method], {
@@ -187,6 +209,7 @@ function runPrestarted(
     AWS_LAMBDA_FUNCTION_NAME: 'shims',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
     _SHLAMBDA_SPARE: '1',
+    ...language.env,
   };
   const context = [
     `LAMBDA_REQUEST_ID=${requestId}`,
@@ -271,7 +294,7 @@ interface Report {
   remainingMs: number;
 }
 
-describe.each(LANGUAGES)('$name function shim', (language) => {
+describe.each(LANGUAGES)('$title function shim', (language) => {
   it('answers with the JSON of the return value, with no trailing newline', async () => {
     const event = { name: 'Ada', nested: { list: [1, 2.5, true, null, 'x'] } };
     const run = await runShim(language, functionsFile(language), 'report', JSON.stringify(event));
@@ -356,13 +379,16 @@ describe.each(LANGUAGES)('$name function shim', (language) => {
 });
 
 // Node cannot move fd 1 aside, so a child process that inherits stdout writes into the response there.
-describe.each(LANGUAGES.filter((language) => language.name !== 'node'))('$name function shim', (language) => {
-  it("sends a child process's stdout to the log, not into the response", async () => {
-    const run = await runShim(language, functionsFile(language), 'shell', '{}');
-    expect(responseOf(run)).toBe('done');
-    expect(run.stderr).toContain('line from a child process');
-  });
-});
+describe.each(LANGUAGES.filter((language) => language.name !== 'node'))(
+  '$title function shim',
+  (language) => {
+    it("sends a child process's stdout to the log, not into the response", async () => {
+      const run = await runShim(language, functionsFile(language), 'shell', '{}');
+      expect(responseOf(run)).toBe('done');
+      expect(run.stderr).toContain('line from a child process');
+    });
+  },
+);
 
 describe('node function shim, callback style', () => {
   const node = LANGUAGES.find((language) => language.name === 'node') as Language;
@@ -381,6 +407,16 @@ describe('node function shim, callback style', () => {
   });
 });
 
+describe('perl function shim, its JSON module', () => {
+  it('is Cpanel::JSON::XS where Perl has it, JSON::PP where it does not', async () => {
+    const [xs, pp] = LANGUAGES.filter((language) => language.name === 'perl') as [Language, Language];
+    const backend = async (language: Language) =>
+      responseOf(await runShim(language, functionsFile(language), 'json_backend', '{}'));
+    expect(await backend(xs)).toBe('Cpanel::JSON::XS');
+    expect(await backend(pp)).toBe('JSON::PP');
+  });
+});
+
 describe('perl function shim, plain die', () => {
   it('reports a string exception as Error, with where it died', async () => {
     const perl = LANGUAGES.find((language) => language.name === 'perl') as Language;
@@ -391,7 +427,7 @@ describe('perl function shim, plain die', () => {
   });
 });
 
-describe.each(LANGUAGES)('$name example handler', (language) => {
+describe.each(LANGUAGES)('$title example handler', (language) => {
   it('greets the name from the event with the request id, and logs a line', async () => {
     const run = await runShim(language, exampleFile(language), 'handler', JSON.stringify({ name: 'Ada' }));
     expect(responseOf(run)).toEqual({ message: 'Hello, Ada!', requestId: run.requestId });
@@ -404,7 +440,7 @@ describe.each(LANGUAGES)('$name example handler', (language) => {
   });
 });
 
-describe.each(LANGUAGES)('$name function shim, prestarted before its event', (language) => {
+describe.each(LANGUAGES)('$title function shim, prestarted before its event', (language) => {
   it('loads the file, says so, then runs on the event and context handed over at the go', async () => {
     const event = { name: 'Ada', list: [1, 2] };
     const run = await runPrestarted(language, functionsFile(language), 'report', JSON.stringify(event));
