@@ -61,14 +61,14 @@ export function startSpare(context: SpareContext, slot: number): PreparedHandler
   const zygote = zygoteCommand(handler);
   // A zygote that could not fork stays in the map, so no other is started for nothing.
   if (zygote && context.zygotes.get(slot)?.canFork !== false) {
-    const start = (first: boolean): Zygote => {
+    const start = (previous: Zygote | undefined): Zygote => {
       const started = new Zygote({
         ...zygote,
         cwd: config.taskRoot,
         env: context.baseEnv,
         tmpDir: config.tmpDir,
         slot,
-        sets: zygoteSets(zygote.kind, config.concurrency, first),
+        sets: zygoteSets(zygote.kind, config.concurrency, previous?.sets),
         onStderrLines: (lines, requestId) => logger.handlerLines(requestId, lines),
       });
       context.zygotes.set(slot, started);
@@ -77,7 +77,7 @@ export function startSpare(context: SpareContext, slot: number): PreparedHandler
     let current = context.zygotes.get(slot);
     let child = current?.take();
     if (!current || !child) {
-      current = start(current === undefined);
+      current = start(current);
       child = current.take();
     }
     if (!child) throw new Error('the new zygote gave no process');
@@ -85,7 +85,7 @@ export function startSpare(context: SpareContext, slot: number): PreparedHandler
       // Its last process is handed out: its successor starts now, while that one serves, instead of
       // making the invocation after it wait for an interpreter to start (Python: ~20 ms).
       try {
-        start(false);
+        start(current);
       } catch (error) {
         // The next call tries again, and says why if it cannot.
         context.zygotes.delete(slot);

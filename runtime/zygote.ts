@@ -38,12 +38,21 @@ export const ZYGOTE_SETS: Readonly<Record<ZygoteKind, number>> = { bash: 16, for
  *  took init from 55 to 65 ms, see the README). */
 const FIRST_ZYGOTE_SETS = 2;
 
+/** Sets of a slot's second zygote, started during the environment's first invocations: a spawn blocks
+ *  the runtime for 5-7 ms with 16 sets and 9-25 ms with 48 (two files of ~85 us each per set). */
+const SECOND_ZYGOTE_SETS = 16;
+
 /**
- * Sets per zygote for a number of concurrent loops: all of them together stay within ~400 of Lambda's
- * 1,024 descriptors.
+ * Sets for a slot's next zygote, given its predecessor's (none for the first), for a number of
+ * concurrent loops: all of them together stay within ~400 of Lambda's 1,024 descriptors.
  */
-export function zygoteSets(kind: ZygoteKind, concurrency: number, first: boolean): number {
-  const most = first ? FIRST_ZYGOTE_SETS : ZYGOTE_SETS[kind];
+export function zygoteSets(kind: ZygoteKind, concurrency: number, previous: number | undefined): number {
+  const most =
+    previous === undefined
+      ? FIRST_ZYGOTE_SETS
+      : previous < SECOND_ZYGOTE_SETS
+        ? Math.min(SECOND_ZYGOTE_SETS, ZYGOTE_SETS[kind])
+        : ZYGOTE_SETS[kind];
   return Math.max(1, Math.min(most, Math.floor(400 / (SET_SIZE * concurrency))));
 }
 /** Descriptors per set, from fd 4 on: event file, context file, stdout, stderr, go socket. */
@@ -104,7 +113,8 @@ export class Zygote {
   private readonly children: (ZygoteChild | undefined)[] = [];
   private taken = 0;
   private ended = false;
-  private readonly sets: number;
+  /** How many invocations it serves. */
+  readonly sets: number;
   private readonly kind: ZygoteKind;
   /** False once a PHP zygote said it cannot fork: it serves its first set itself, and nothing more. */
   canFork = true;
