@@ -213,15 +213,21 @@ function finish(string $data, int $status): never
 
 /**
  * A forked process's end of its invocation, once PHP has run the shutdown functions and destructors
- * (the output buffer's last call): a mark after its last log line, on the zygote's STDOUT and STDERR that
- * it writes its log to; the report, `E <set> <status> <bytes>`, for the runtime on the zygote's socket,
- * whose byte count stands in for an end of file that never comes (the zygote and its other processes
- * hold copies of the pipe);
- * and `D` for the zygote, which forks the next invocation's process now. Then a process that reported
- * ends itself (endWithoutTeardown).
+ * (the output buffer's last call). A process that can end without PHP's teardown (canSkipTeardown)
+ * first finishes what the function left open, so that its work is done, and logged, in its own
+ * invocation. Then: a mark after its last log line, on the zygote's STDOUT and STDERR that it writes its
+ * log to; the report, `E <set> <status> <bytes>`, for the runtime on the zygote's socket, whose byte
+ * count stands in for an end of file that never comes (the zygote and its other processes hold copies
+ * of the pipe); and `D` for the zygote, which forks the next invocation's process now. Then that process
+ * ends itself with SIGKILL.
  */
 function endForked(): void
 {
+    // Without a report the function called exit() itself: its status is PHP's to give, at its own end.
+    $skipTeardown = Channels::$report !== null && canSkipTeardown();
+    if ($skipTeardown) {
+        finishWhatIsLeftOpen();
+    }
     $mark = "\0shlambda:end " . Channels::$set . "\n";
     fwrite(STDOUT, $mark);
     fwrite(STDERR, $mark);
@@ -234,34 +240,83 @@ function endForked(): void
         fclose(Channels::$done);
     }
     Channels::$go = null;
-    // Without a report the function called exit() itself: its status is PHP's to give, at its own end.
-    if (Channels::$report !== null) {
-        endWithoutTeardown();
+    if ($skipTeardown) {
+        posix_kill(posix_getpid(), SIGKILL);
     }
 }
 
 /**
- * Ends a forked process without PHP's teardown. What is left after the report is PHP's request and
- * module shutdown: in a process forked from the zygote, freeing every table the zygote had built
- * writes to each of its pages, about 2 ms of CPU per invocation here (`perf record`:
- * php_module_shutdown, _int_free, page faults), spent while the next invocation runs. Lambda's managed
- * runtimes never tear anything down between invocations either. What a function would notice is done
- * first: a session it started is written, and the files and sockets it left open are closed (a
- * gzopen()ed file gets its last block, a socket a clean close). Objects still alive (a PDO in a static
- * property, say) are not freed by PHP: the kernel closes their connections.
+ * Extensions PHP itself ships (php-src's ext/), lower case as get_loaded_extensions() names them: none
+ * sends or writes anything in its request shutdown that another process would notice, once the session
+ * is written (finishWhatIsLeftOpen). Others can: APM agents and profilers (New Relic, Datadog, Xdebug,
+ * Blackfire) send or write their data there, so with any other extension loaded PHP tears down as usual.
  */
-function endWithoutTeardown(): void
+const BUNDLED_EXTENSIONS = [
+    'bcmath', 'bz2', 'calendar', 'core', 'ctype', 'curl', 'date', 'dba', 'dom', 'enchant', 'exif', 'ffi',
+    'fileinfo', 'filter', 'ftp', 'gd', 'gettext', 'gmp', 'hash', 'iconv', 'imap', 'intl', 'json', 'ldap',
+    'libxml', 'mbstring', 'mysqli', 'mysqlnd', 'odbc', 'openssl', 'pcntl', 'pcre', 'pdo', 'pdo_dblib',
+    'pdo_firebird', 'pdo_mysql', 'pdo_odbc', 'pdo_pgsql', 'pdo_sqlite', 'pgsql', 'phar', 'posix', 'pspell',
+    'random', 'readline', 'reflection', 'session', 'shmop', 'simplexml', 'snmp', 'soap', 'sockets',
+    'sodium', 'spl', 'sqlite3', 'standard', 'sysvmsg', 'sysvsem', 'sysvshm', 'tidy', 'tokenizer', 'xml',
+    'xmlreader', 'xmlwriter', 'xsl', 'zend opcache', 'zip', 'zlib',
+];
+
+/**
+ * Whether this process may end without PHP's teardown. That teardown is PHP's request shutdown
+ * (extensions' hooks, freeing what the function left) and its module shutdown (freeing every function
+ * and class table). In a process forked from the zygote, freeing what the zygote built copies each page
+ * it writes to: about 2 ms of CPU per invocation here (`perf record`: php_module_shutdown, _int_free,
+ * page faults), spent while the next invocation runs. Lambda's managed runtimes never tear down between
+ * invocations either. Objects still alive at the end (a PDO in a static property, say) are then not
+ * freed by PHP: the kernel closes their connections, and a native object's own cleanup on free (a
+ * ZipArchive never closed) does not run.
+ */
+function canSkipTeardown(): bool
 {
     if (!function_exists('posix_kill') || !defined('SIGKILL')) {
-        return;
+        return false;
     }
-    if (function_exists('session_status') && session_status() === PHP_SESSION_ACTIVE) {
-        @session_write_close();
+    foreach ([...get_loaded_extensions(), ...get_loaded_extensions(true)] as $extension) {
+        if (!in_array(strtolower($extension), BUNDLED_EXTENSIONS, true)) {
+            return false;
+        }
     }
-    foreach (get_resources('stream') as $stream) {
-        @fclose($stream);
+    return true;
+}
+
+/**
+ * What PHP's teardown would do that a function could notice: a session it started is written, and the
+ * streams it left open are closed, newest first (a gzopen()ed file gets its last block, a socket a clean
+ * close, a user stream wrapper its stream_close). The shim's own streams stay open for the report, and
+ * so do pipes to commands (popen), whose close would wait for the command, as PHP's would only after the
+ * answer; the process's end closes them.
+ */
+function finishWhatIsLeftOpen(): void
+{
+    try {
+        if (function_exists('session_status') && session_status() === PHP_SESSION_ACTIVE) {
+            session_write_close();
+        }
+    } catch (\Throwable) {
+        // A session handler's failure is its own; PHP's shutdown would not report it either.
     }
-    posix_kill(posix_getpid(), SIGKILL);
+    $own = [STDIN, STDOUT, STDERR, Channels::$control, Channels::$event, Channels::$result, Channels::$go, Channels::$done];
+    $own = array_map('intval', array_filter($own, 'is_resource'));
+    foreach (array_reverse(get_resources('stream')) as $stream) {
+        // Closing a stream closes the ones it wraps (a gzopen()ed file's own file): those are gone.
+        if (!is_resource($stream) || in_array((int) $stream, $own, true)) {
+            continue;
+        }
+        try {
+            $meta = stream_get_meta_data($stream);
+            if (!isset($meta['wrapper_type']) && $meta['stream_type'] === 'STDIO') {
+                continue; // a pipe to a command, or from proc_open
+            }
+            @fclose($stream);
+        } catch (\Throwable) {
+            // A user stream wrapper's stream_close failed: PHP's shutdown would go on too.
+        }
+    }
 }
 
 /**

@@ -124,7 +124,9 @@ while ($live !== []) {
     while (($pid = pcntl_waitpid(-1, $status, WNOHANG)) > 0) {
         if ($pid === $newest && !$newestMarked && $done !== null) {
             // A process ends itself right after its `D`, which may not have been read yet: the byte
-            // outlives the process, and without it this is an end of file at once.
+            // outlives the process. Without waiting: one that died without it may have left a child
+            // that holds the socket, and no end of file comes while that child lives.
+            stream_set_blocking($done, false);
             $newestMarked = fread($done, 1) === 'D';
             fclose($done);
             $done = null;

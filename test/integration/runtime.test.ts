@@ -721,6 +721,17 @@ describe('prestarted handlers (function mode)', () => {
       expect(second).toBe(`written by ${requestId}\n`.repeat(100));
     });
 
+    it('answers at once for a process killed while a command it started in the background lives on', async () => {
+      // The command inherits the process's descriptors, the socket to its zygote among them: the zygote
+      // must not wait for that socket's end to learn how the process ended.
+      const code = {
+        'app.php':
+          "<?php\nfunction handler($event, $context) { exec('sleep 300 > /dev/null 2>&1 &'); posix_kill(getmypid(), SIGKILL); }\n",
+      };
+      const f = await fn(code, 'app.handler', { timeoutSeconds: 3 });
+      expect(errorOf((await f.invoke('{}')).outcome).errorType).toBe('Function.KilledBySignal');
+    });
+
     it("puts the last lines of the log in a failure's stackTrace, as for any handler", async () => {
       const code = {
         'app.php':
