@@ -67,9 +67,25 @@ use strict;
 use warnings;
 use Scalar::Util ();
 
-# Cpanel::JSON::XS when this Perl has it, as Perl's JSON module prefers its XS backend: it decodes and
-# encodes a 1 MB event in about 3 ms where JSON::PP, pure Perl and part of core Perl, takes about 270.
-my $JSON_CLASS = eval { require Cpanel::JSON::XS; 1 } ? 'Cpanel::JSON::XS' : do { require JSON::PP; 'JSON::PP' };
+use JSON::PP ();
+
+# Responses are encoded by JSON::PP, part of core Perl, always: the bytes a function returns must not
+# depend on the modules its Perl has (Cpanel::JSON::XS writes 4/2 as 2.0, JSON::PP as 2). Events are
+# decoded by Cpanel::JSON::XS when this Perl has it (a 1 MB event: 1.4 ms, JSON::PP 313 ms, where
+# encoding the same data took JSON::PP 14 ms), set to decode what JSON::PP decodes: the last of
+# duplicate keys wins, and a byte order mark is left to JSON::PP, which does not take it as JSON.
+my $JSON = JSON::PP->new->utf8->allow_nonref->convert_blessed;
+my $FAST_DECODER = eval {
+  require Cpanel::JSON::XS;
+  my $decoder = Cpanel::JSON::XS->new->utf8->allow_nonref;
+  $decoder->can('allow_dupkeys') ? $decoder->allow_dupkeys : undef;
+};
+
+sub decode_json_text {
+  my ($raw) = @_;
+  my $decoder = $FAST_DECODER && substr($raw, 0, 3) ne "\xEF\xBB\xBF" ? $FAST_DECODER : $JSON;
+  return $decoder->decode($raw);
+}
 
 # Frames of the layer's own files (this shim, the zygote that calls it) are left out of stack traces.
 (my $LAYER_DIR = __FILE__) =~ s{/[^/]*\z}{/};
@@ -87,12 +103,11 @@ sub take_stdout {
   select $previous;
 }
 
-my $JSON = $JSON_CLASS->new->utf8->allow_nonref->convert_blessed;
 
 sub json_env {
   my ($raw) = @_;
   return undef if !defined $raw || $raw eq '';
-  my $decoded = eval { $JSON->decode($raw) };
+  my $decoded = eval { decode_json_text($raw) };
   return ref $decoded ? $decoded : undef;
 }
 
@@ -100,7 +115,7 @@ sub read_event {
   binmode STDIN;
   my $raw = do { local $/; <STDIN> };
   return undef if !defined $raw || $raw !~ /\S/;
-  my $event = eval { $JSON->decode($raw) };
+  my $event = eval { decode_json_text($raw) };
   return $event if !$@;
   utf8::decode($raw);
   return $raw;
@@ -136,7 +151,7 @@ sub error_message {
   my ($error) = @_;
   return "$error" if !ref $error;
   if (!Scalar::Util::blessed($error)) {
-    my $text = eval { $JSON_CLASS->new->allow_nonref->allow_unknown->encode($error) };
+    my $text = eval { JSON::PP->new->allow_nonref->allow_unknown->encode($error) };
     return defined $text ? $text : "$error";
   }
   for my $method (qw(message as_string)) {
@@ -207,7 +222,7 @@ sub write_result {
 sub report_failure {
   my ($type, $message, $trace) = @_;
   print STDERR join("\n", "[ERROR] $type: $message", map {"  $_"} @$trace), "\n";
-  my $json = $JSON_CLASS->new->utf8->allow_nonref->allow_blessed;
+  my $json = JSON::PP->new->utf8->allow_nonref->allow_blessed;
   write_result($json->encode({ errorType => $type, errorMessage => $message, stackTrace => $trace }));
   exit 1;
 }

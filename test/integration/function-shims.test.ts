@@ -407,13 +407,25 @@ describe('node function shim, callback style', () => {
   });
 });
 
-describe('perl function shim, its JSON module', () => {
-  it('is Cpanel::JSON::XS where Perl has it, JSON::PP where it does not', async () => {
-    const [xs, pp] = LANGUAGES.filter((language) => language.name === 'perl') as [Language, Language];
+describe('perl function shim, its JSON modules', () => {
+  const [xs, pp] = LANGUAGES.filter((language) => language.name === 'perl') as [Language, Language];
+
+  it('decodes events with Cpanel::JSON::XS where Perl has it, with JSON::PP where it does not', async () => {
     const backend = async (language: Language) =>
       responseOf(await runShim(language, functionsFile(language), 'json_backend', '{}'));
     expect(await backend(xs)).toBe('Cpanel::JSON::XS');
     expect(await backend(pp)).toBe('JSON::PP');
+  });
+
+  it.each([
+    ['a float and the last of duplicate keys', '{"n":1e2,"n":3}', '[2,{"n":3}]'],
+    ['an event behind a byte order mark, which is not JSON', '\uFEFF{"n":1}', '[2,"\uFEFF{\\"n\\":1}"]'],
+  ])('answers the same bytes with either: %s', async (_, event, expected) => {
+    for (const language of [xs, pp]) {
+      const run = await runShim(language, functionsFile(language), 'halves', event);
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout.toString('utf8')).toBe(expected);
+    }
   });
 });
 
