@@ -351,7 +351,7 @@ export class ZygoteChild implements PreparedHandler {
       onSettled: () => {
         this.closeFiles();
         go.destroy();
-        // The zygote's process holds this socket until it exits, 16 invocations on: nothing of this
+        // The zygote's process holds this socket until it exits, up to 48 invocations on: nothing of this
         // one (its response above all) may stay reachable from it.
         go.off('data', onData);
         go.off('close', onClose);

@@ -20,8 +20,9 @@ export interface LaunchSpec {
 
 /** A bootstrap written the way the AWS tutorial shows: curl for every Runtime API call, a handler per
  *  invocation, the response passed through a shell variable. It is the baseline the targets refer to.
- *  Its Perl picks the JSON module shlambda's shim picks (Cpanel::JSON::XS when installed), so that the
- *  two differ in how they run a handler, not in their JSON library. */
+ *  Its Perl uses the JSON modules shlambda's shim uses (events decoded by Cpanel::JSON::XS when installed,
+ *  responses encoded by JSON::PP), so that the two differ in how they run a handler, not in their JSON
+ *  library. */
 const TUTORIAL_BOOTSTRAP = `#!/bin/bash
 set -euo pipefail
 cd "$LAMBDA_TASK_ROOT"
@@ -37,7 +38,7 @@ while true; do
     python) response=$(python3 -c 'import handler, json, sys; print(json.dumps(handler.handler(json.load(sys.stdin), None)))' < "$event") ;;
     php) response=$(php -r 'require "handler.php"; echo json_encode(handler(json_decode(stream_get_contents(STDIN), true), null));' < "$event") ;;
     ruby) response=$(ruby -rjson -e 'require "./handler"; print JSON.generate(handler(event: JSON.parse($stdin.read), context: nil))' < "$event") ;;
-    perl) response=$(perl -e 'my $j = eval { require Cpanel::JSON::XS; 1 } ? "Cpanel::JSON::XS" : do { require JSON::PP; "JSON::PP" }; require "./handler.pl"; local $/; print $j->new->allow_nonref->encode(handler($j->new->allow_nonref->decode(<STDIN>), undef))' < "$event") ;;
+    perl) response=$(perl -MJSON::PP -e 'my $d = eval { require Cpanel::JSON::XS; Cpanel::JSON::XS->new->allow_nonref->allow_dupkeys } || JSON::PP->new->allow_nonref; require "./handler.pl"; local $/; print JSON::PP->new->allow_nonref->encode(handler($d->decode(<STDIN>), undef))' < "$event") ;;
   esac
   rm -f "$event"
   printf '%s' "$response" | curl -sS -o /dev/null -X POST --data-binary @- "$api/$request_id/response"
