@@ -61,8 +61,8 @@ export function startSpare(context: SpareContext, slot: number): PreparedHandler
   const zygote = zygoteCommand(handler);
   // A zygote that could not fork stays in the map, so no other is started for nothing.
   if (zygote && context.zygotes.get(slot)?.canFork !== false) {
-    const start = (previous: Zygote | undefined): Zygote => {
-      const started = new Zygote({
+    const start = (previous: Zygote | undefined): Zygote =>
+      new Zygote({
         ...zygote,
         cwd: config.taskRoot,
         env: context.baseEnv,
@@ -71,24 +71,25 @@ export function startSpare(context: SpareContext, slot: number): PreparedHandler
         sets: zygoteSets(zygote.kind, config.concurrency, previous?.sets),
         onStderrLines: (lines, requestId) => logger.handlerLines(requestId, lines),
       });
-      context.zygotes.set(slot, started);
-      return started;
-    };
     let current = context.zygotes.get(slot);
     let child = current?.take();
     if (!current || !child) {
-      current = start(current);
+      // The successor started ahead takes over; a zygote that died has none yet.
+      const ahead = current?.successor;
+      if (current) current.successor = undefined;
+      // A successor that died while it waited is replaced too.
+      current = ahead && !ahead.usedUp ? ahead : start(current);
+      context.zygotes.set(slot, current);
       child = current.take();
     }
     if (!child) throw new Error('the new zygote gave no process');
-    if (current.usedUp) {
-      // Its last process is handed out: its successor starts now, while that one serves, instead of
-      // making the invocation after it wait for an interpreter to start (Python: ~20 ms).
+    if (current.wantsSuccessor) {
+      // Started while this one still serves, so that the invocation after its last process does not
+      // wait for an interpreter to start (Python: ~20 ms).
       try {
-        start(current);
+        current.successor = start(current);
       } catch (error) {
         // The next call tries again, and says why if it cannot.
-        context.zygotes.delete(slot);
         logger.log('WARN', `could not start the next zygote yet: ${(error as Error).message}`);
       }
     }

@@ -38,6 +38,10 @@ export const ZYGOTE_SETS: Readonly<Record<ZygoteKind, number>> = { bash: 16, for
  *  took init from 55 to 65 ms, see the README). */
 const FIRST_ZYGOTE_SETS = 2;
 
+/** How many processes before a zygote's last its successor starts (see {@link Zygote.wantsSuccessor}):
+ *  back to back, four invocations take 5-15 ms, about the time Python's zygote takes to start. */
+const SUCCESSOR_LEAD = 4;
+
 /** Sets of a slot's second zygote, started during the environment's first invocations: a spawn blocks
  *  the runtime for 5-7 ms with 16 sets and 9-25 ms with 48 (two files of ~85 us each per set). */
 const SECOND_ZYGOTE_SETS = 16;
@@ -235,8 +239,25 @@ export class Zygote {
     return this.taken >= (this.canFork ? this.sets : 1) || this.ended;
   }
 
-  /** Ends the zygote and every process it has forked that has not been handed an invocation. */
+  /** The zygote that takes over once this one is used up, when it was started ahead of that. */
+  successor: Zygote | undefined;
+
+  /**
+   * Whether its successor should start now: when its last process is handed out, or for Python, Ruby,
+   * Perl and PHP, whose interpreters take 8-40 ms of CPU to start, {@link SUCCESSOR_LEAD} processes
+   * before, so that the invocation after its last does not wait for the new interpreter. Not for a
+   * slot's first zygote, whose few sets are taken during init and the first invocations.
+   */
+  get wantsSuccessor(): boolean {
+    if (this.successor || this.ended) return false;
+    const lead = this.kind === 'bash' || this.sets <= FIRST_ZYGOTE_SETS ? 0 : SUCCESSOR_LEAD;
+    return this.usedUp || (this.canFork ? this.sets : 1) - this.taken <= lead;
+  }
+
+  /** Ends the zygote and every process it has forked that has not been handed an invocation, and a
+   *  successor started ahead. */
   discard(): void {
+    this.successor?.discard();
     for (const child of this.children.slice(this.taken)) child?.discard();
     // No pid: it never started. (-0 would be the runtime's own group.)
     if (this.child.pid === undefined) return;

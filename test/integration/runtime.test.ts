@@ -573,6 +573,31 @@ describe('prestarted handlers (function mode)', () => {
       );
     });
 
+    it('replaces the next zygote, started ahead, when it was killed while it waited', async () => {
+      const lines: string[] = [];
+      const f = await fn(code, handler, { onLog: (line) => lines.push(line) });
+      // The first zygote serves 2 invocations, the second 16, and the third starts 4 before its last.
+      for (let i = 0; i < 15; i++) response((await f.invoke('"state"')).outcome);
+      const running = descendantsRunning(f.runtimePid ?? 0, zygote);
+      // The zygotes themselves, not the processes they forked (those share their command line).
+      const parentOf = (pid: number) =>
+        Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+      const zygotes = running.filter((pid) => !running.includes(parentOf(pid)));
+      expect(zygotes).toHaveLength(2);
+      const ahead = Math.max(...zygotes);
+      process.kill(ahead, 'SIGKILL');
+      await vi.waitFor(
+        () => {
+          if (fs.existsSync(`/proc/${ahead}`)) throw new Error('not reaped yet');
+        },
+        { timeout: 10_000, interval: 5 },
+      );
+      for (let i = 0; i < 6; i++) {
+        expect(JSON.parse(response((await f.invoke('"state"')).outcome).toString()).loads).toBe(1);
+      }
+      expect(lines.filter((line) => line.includes('could not'))).toEqual([]);
+    });
+
     it('replaces a zygote that was killed, and serves the next invocations', async () => {
       const f = await fn(code, handler);
       response((await f.invoke('"state"')).outcome);
