@@ -14,6 +14,9 @@ SET_SIZE = 5
 FIRST_SET_FD = 4
 
 shim, file, function, sets = ARGV[0], ARGV[1], ARGV[2], Integer(ARGV[3])
+# The shim compiled once (CRuby): a forked process runs its top level without parsing it again, about
+# 0.5 ms of CPU each (a 960-invocation run: latency p50 3.83-3.88 -> 3.10-3.17 ms).
+shim_code = defined?(RubyVM::InstructionSequence) ? RubyVM::InstructionSequence.compile_file(shim) : nil
 last_fd = FIRST_SET_FD + (SET_SIZE * sets) - 1
 control = IO.for_fd(3, 'w', autoclose: false)
 control.sync = true
@@ -40,7 +43,7 @@ sets.times do |index|
     ARGV.replace([file, function])
     $PROGRAM_NAME = shim
     begin
-      load shim
+      shim_code ? shim_code.eval : load(shim)
     rescue SystemExit
       raise
     rescue Exception => e # rubocop:disable Lint/RescueException -- a fork must never return to the loop
