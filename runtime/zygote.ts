@@ -236,7 +236,12 @@ export class Zygote {
   /** Whether {@link take} has nothing more to give. A used-up zygote ends by itself after its last
    *  process, which must not be discarded: that would end a running invocation. */
   get usedUp(): boolean {
-    return this.taken >= (this.canFork ? this.sets : 1) || this.ended;
+    return this.taken >= this.capacity || this.ended;
+  }
+
+  /** How many processes it hands out: one if it turned out it cannot fork. */
+  private get capacity(): number {
+    return this.canFork ? this.sets : 1;
   }
 
   /** The zygote that takes over once this one is used up, when it was started ahead of that. */
@@ -251,7 +256,7 @@ export class Zygote {
   get wantsSuccessor(): boolean {
     if (this.successor || this.ended) return false;
     const lead = this.kind === 'bash' || this.sets <= FIRST_ZYGOTE_SETS ? 0 : SUCCESSOR_LEAD;
-    return this.usedUp || (this.canFork ? this.sets : 1) - this.taken <= lead;
+    return this.usedUp || this.capacity - this.taken <= lead;
   }
 
   /** Ends the zygote and every process it has forked that has not been handed an invocation, and a

@@ -276,12 +276,8 @@ function canSkipTeardown(): bool
     if (!function_exists('posix_kill') || !defined('SIGKILL')) {
         return false;
     }
-    foreach ([...get_loaded_extensions(), ...get_loaded_extensions(true)] as $extension) {
-        if (!in_array(strtolower($extension), BUNDLED_EXTENSIONS, true)) {
-            return false;
-        }
-    }
-    return true;
+    $loaded = array_map('strtolower', [...get_loaded_extensions(), ...get_loaded_extensions(true)]);
+    return array_diff($loaded, BUNDLED_EXTENSIONS) === [];
 }
 
 /**

@@ -9,8 +9,8 @@ use strict;
 use warnings;
 use POSIX ();
 
-# What the shim uses, loaded once here so that each fork finds it loaded (its JSON module is loaded
-# with the shim's code below).
+# What the shim uses, loaded once here so that each fork finds it loaded (JSON::PP with the shim's code
+# below, Cpanel::JSON::XS after the first fork).
 use Scalar::Util ();
 use Time::HiRes ();
 
@@ -67,6 +67,8 @@ sub fork_set {
 # One process ahead: the next invocation's process is forked, and has loaded the handler file, while
 # this one runs, so back-to-back invocations never wait for a fork and a load (2.7 -> 2.1 ms).
 my @pids = (fork_set(0));
+# Not before: the first process's load is the environment's init (function-perl.pl says why).
+Shlambda::Shim::load_fast_decoder();
 for my $index (0 .. $sets - 1) {
   push @pids, fork_set($index + 1) if $index + 1 < $sets;
   my $pid = $pids[$index];

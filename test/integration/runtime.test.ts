@@ -47,6 +47,18 @@ function errorOf(outcome: InvocationOutcome): ErrorPayload {
   return payload;
 }
 
+/** Kills a process the runtime started and waits until the runtime has reaped it (its /proc entry is
+ *  gone): from then on the runtime knows it is dead. */
+async function killAndReap(pid: number): Promise<void> {
+  process.kill(pid, 'SIGKILL');
+  await vi.waitFor(
+    () => {
+      if (fs.existsSync(`/proc/${pid}`)) throw new Error('not reaped yet');
+    },
+    { timeout: 10_000, interval: 5 },
+  );
+}
+
 function show(outcome: InvocationOutcome): unknown {
   return 'body' in outcome ? { ...outcome, body: outcome.body.toString('utf8').slice(0, 500) } : outcome;
 }
@@ -347,14 +359,7 @@ describe('prestarted handlers (function mode)', () => {
       },
       { timeout: 10_000, interval: 20 },
     );
-    process.kill(waiting, 'SIGKILL');
-    // Once the runtime has reaped it (its /proc entry is gone), the runtime knows it is dead.
-    await vi.waitFor(
-      () => {
-        if (fs.existsSync(`/proc/${waiting}`)) throw new Error('not reaped yet');
-      },
-      { timeout: 10_000, interval: 5 },
-    );
+    await killAndReap(waiting);
     const answer = response((await f.invoke('{}')).outcome).toString();
     expect(answer).toMatch(/^\d+ 1$/);
   });
@@ -585,13 +590,7 @@ describe('prestarted handlers (function mode)', () => {
       const zygotes = running.filter((pid) => !running.includes(parentOf(pid)));
       expect(zygotes).toHaveLength(2);
       const ahead = Math.max(...zygotes);
-      process.kill(ahead, 'SIGKILL');
-      await vi.waitFor(
-        () => {
-          if (fs.existsSync(`/proc/${ahead}`)) throw new Error('not reaped yet');
-        },
-        { timeout: 10_000, interval: 5 },
-      );
+      await killAndReap(ahead);
       for (let i = 0; i < 6; i++) {
         expect(JSON.parse(response((await f.invoke('"state"')).outcome).toString()).loads).toBe(1);
       }
@@ -603,13 +602,7 @@ describe('prestarted handlers (function mode)', () => {
       response((await f.invoke('"state"')).outcome);
       const [forker] = descendantsRunning(f.runtimePid ?? 0, zygote);
       if (forker === undefined) throw new Error(`no ${zygote} found`);
-      process.kill(forker, 'SIGKILL');
-      await vi.waitFor(
-        () => {
-          if (fs.existsSync(`/proc/${forker}`)) throw new Error('not reaped yet');
-        },
-        { timeout: 10_000, interval: 5 },
-      );
+      await killAndReap(forker);
       // Once reaped, the runtime knows: the process it had forked for the next invocation is ended with
       // it, and the invocations are served by a new one.
       for (let i = 0; i < 2; i++) {
