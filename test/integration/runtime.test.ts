@@ -611,6 +611,98 @@ describe('prestarted handlers (function mode)', () => {
     });
   });
 
+  describe('Python, forked from a zygote', () => {
+    it('finishes what a function left open, and deletes its temporary files, before its process ends', async () => {
+      // A Python process ends without the interpreter's teardown, but what a user sees of an exit stays:
+      // a gzip file left open gets its last block and trailer, a NamedTemporaryFile is deleted.
+      const code = {
+        'app.py': [
+          'import gzip, os, tempfile',
+          'DIR = "/tmp/left-open"',
+          'os.makedirs(DIR, exist_ok=True)',
+          'SCRATCH = tempfile.NamedTemporaryFile(dir=DIR, prefix="scratch-")',
+          'LOG = os.path.join(DIR, "log.gz")',
+          'kept = []',
+          '',
+          'def handler(event, context):',
+          '    before = gzip.open(LOG, "rt").read() if os.path.exists(LOG) else None',
+          '    kept.append(gzip.open(LOG, "wt"))',
+          '    kept[0].write(f"written by {context.aws_request_id}\\n" * 100)',
+          '    return {"before": before, "files": sorted(os.listdir(DIR))}',
+          '',
+        ].join('\n'),
+      };
+      const f = await fn(code, 'app.handler');
+      const first = await f.invoke('{}');
+      expect(JSON.parse(response(first.outcome).toString()).before).toBeNull();
+      const { requestId } = first.outcome as { requestId: string };
+      const second = JSON.parse(response((await f.invoke('{}')).outcome).toString());
+      expect(second.before).toBe(`written by ${requestId}\n`.repeat(100));
+      // The second process's own scratch file and the log: the first's scratch file is gone.
+      expect(second.files.filter((name: string) => name.startsWith('scratch-'))).toHaveLength(1);
+    });
+
+    it("runs the function's atexit functions in its own invocation", async () => {
+      const lines: string[] = [];
+      const code = {
+        'app.py': [
+          'import atexit, os',
+          'def handler(event, context):',
+          '    atexit.register(lambda: print(f"atexit of {context.aws_request_id}", flush=True))',
+          '    return "ok"',
+          '',
+        ].join('\n'),
+      };
+      const f = await fn(code, 'app.handler', { onLog: (line) => lines.push(line) });
+      for (let i = 0; i < 2; i++) {
+        const { outcome } = await f.invoke('{}');
+        expect(response(outcome).toString()).toBe('"ok"');
+        const { requestId } = outcome as { requestId: string };
+        const line = lines.find((entry) => entry.endsWith(`\tatexit of ${requestId}`));
+        expect(line?.split('\t')[1]).toBe(requestId);
+      }
+    });
+
+    it('answers at once when the function leaves a thread running, and ends the thread with it', async () => {
+      // Python's own exit would wait for the thread: until the deadline.
+      const code = {
+        'app.py': [
+          'import threading, time',
+          'def handler(event, context):',
+          '    threading.Thread(target=time.sleep, args=(300,)).start()',
+          '    return "answered"',
+          '',
+        ].join('\n'),
+      };
+      const f = await fn(code, 'app.handler', { timeoutSeconds: 5 });
+      const { outcome } = await f.invoke('{}');
+      expect(response(outcome).toString()).toBe('"answered"');
+      expect(response((await f.invoke('{}')).outcome).toString()).toBe('"answered"');
+    });
+
+    it("reports a function's sys.exit() with its status, after its atexit functions", async () => {
+      const lines: string[] = [];
+      const code = {
+        'app.py': [
+          'import atexit, sys',
+          'def handler(event, context):',
+          '    atexit.register(print, "atexit ran", flush=True)',
+          '    sys.exit(event)',
+          '',
+        ].join('\n'),
+      };
+      const f = await fn(code, 'app.handler', { onLog: (line) => lines.push(line) });
+      const error = errorOf((await f.invoke('3')).outcome);
+      expect(error.errorType).toBe('Function.ExitError');
+      expect(error.errorMessage).toContain('code 3');
+      expect(lines.some((line) => line.endsWith('\tatexit ran'))).toBe(true);
+      // A message instead of a number: Python prints it and exits with 1.
+      const message = errorOf((await f.invoke('"no config"')).outcome);
+      expect(message.errorMessage).toContain('code 1');
+      expect(message.stackTrace).toContain('no config');
+    });
+  });
+
   describe('PHP, forked from a zygote', () => {
     const PHP_APP = {
       'app.php': [
