@@ -17,8 +17,12 @@ import atexit
 import gc
 import json
 import os
+import signal
 import sys
 import time
+
+# How long the end of a process may take after its answer (atexit functions, finalizers).
+WIND_DOWN_SECONDS = 0.5
 
 # The response gets a private copy of fd 1; fd 1 itself becomes stderr, so print(), logging to stdout
 # and child processes that inherit stdout all end up in the log instead of corrupting the response.
@@ -208,6 +212,17 @@ def end_process(status, module_name):
     invocation's own reference cycles. Objects that only other modules hold stay as they are, as they
     would in a managed runtime, whose process outlives the invocation.
     """
+    # What the function left may wait on something that never comes (a ProcessPoolExecutor's workers,
+    # which Python's own exit stops first): past WIND_DOWN_SECONDS the process just ends.
+    signal.signal(signal.SIGALRM, lambda *_: os._exit(status))
+    signal.setitimer(signal.ITIMER_REAL, WIND_DOWN_SECONDS)
+    try:
+        _wind_down(module_name)
+    finally:
+        os._exit(status)
+
+
+def _wind_down(module_name):
     try:
         atexit._run_exitfuncs()
     except BaseException as error:  # noqa: BLE001 - an atexit function that raises must not cost the rest
@@ -216,13 +231,12 @@ def end_process(status, module_name):
     if isinstance(module, type(sys)):
         namespace = module.__dict__
         # Python's order: names with one leading underscore first, then the rest.
-        for key in [key for key in namespace if key[:1] == "_" and key[:2] != "__"]:
+        for key in [key for key in namespace if isinstance(key, str) and key[:1] == "_" and key[:2] != "__"]:
             namespace[key] = None
         for key in [key for key in namespace if key != "__builtins__"]:
             namespace[key] = None
     gc.collect(1)
     sys.stderr.flush()
-    os._exit(status)
 
 
 def await_invocation():
@@ -262,6 +276,8 @@ def run():
 
 
 def main():
+    # Read now: the function may change sys.argv.
+    module_name = module_name_of(sys.argv[1])
     try:
         response, status = run()
     except SystemExit as exit:
@@ -272,7 +288,7 @@ def main():
     write_result(response)
     # run() has returned, so nothing of the function is referenced from a frame any more.
     del response
-    end_process(status, module_name_of(sys.argv[1]))
+    end_process(status, module_name)
 
 
 main()

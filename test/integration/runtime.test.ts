@@ -617,8 +617,8 @@ describe('prestarted handlers (function mode)', () => {
       // a gzip file left open gets its last block and trailer, a NamedTemporaryFile is deleted.
       const code = {
         'app.py': [
-          'import gzip, os, tempfile',
-          'DIR = "/tmp/left-open"',
+          'import gzip, hashlib, os, tempfile',
+          'DIR = "/tmp/left-open-" + hashlib.md5(__file__.encode() + os.getcwd().encode()).hexdigest()',
           'os.makedirs(DIR, exist_ok=True)',
           'SCRATCH = tempfile.NamedTemporaryFile(dir=DIR, prefix="scratch-")',
           'LOG = os.path.join(DIR, "log.gz")',
