@@ -208,9 +208,10 @@ def end_process(status, module_name):
     that has loaded boto3 (500 modules) just to clear and collect them. What a function notices of an
     exit is kept: its atexit functions run, and the handler file's globals are cleared as Python's exit
     clears a module, so what they hold is freed and finalized (buffered writes reach their files, a
-    gzip file gets its trailer, a NamedTemporaryFile is deleted); a young collection then finalizes the
-    invocation's own reference cycles. Objects that only other modules hold stay as they are, as they
-    would in a managed runtime, whose process outlives the invocation.
+    gzip file gets its trailer, a NamedTemporaryFile is deleted); a young collection then finalizes
+    reference cycles still in the young generations (older ones are not: a full collection costs about
+    14 ms with boto3 loaded). Objects that only other modules hold stay as they are, as they would in a
+    managed runtime, whose process outlives the invocation.
     """
     # What the function left may wait on something that never comes (a ProcessPoolExecutor's workers,
     # which Python's own exit stops first): past WIND_DOWN_SECONDS the process just ends.
