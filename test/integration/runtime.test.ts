@@ -680,6 +680,21 @@ describe('prestarted handlers (function mode)', () => {
       expect(response((await f.invoke('{}')).outcome).toString()).toBe('"answered"');
     });
 
+    it("answers when an atexit function waits for ever: a module-level ProcessPoolExecutor's workers", async () => {
+      // multiprocessing's atexit function joins the workers, which only Python's own exit stops first.
+      const code = {
+        'app.py': [
+          'from concurrent.futures import ProcessPoolExecutor',
+          'POOL = ProcessPoolExecutor(1)',
+          'def handler(event, context):',
+          '    return POOL.submit(sum, [1, 2]).result()',
+          '',
+        ].join('\n'),
+      };
+      const f = await fn(code, 'app.handler', { timeoutSeconds: 5 });
+      for (let i = 0; i < 2; i++) expect(response((await f.invoke('{}')).outcome).toString()).toBe('3');
+    });
+
     it("reports a function's sys.exit() with its status, after its atexit functions", async () => {
       const lines: string[] = [];
       const code = {
