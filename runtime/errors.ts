@@ -84,8 +84,12 @@ export abstract class HandlerProcessError extends ShlambdaError implements Proce
 /** The handler exited with a non-zero status. */
 export class HandlerExitError extends HandlerProcessError {
   readonly name = 'Function.ExitError';
-  constructor(failure: ProcessFailure) {
-    super(`Handler exited with code ${failure.exitCode} after ${failure.durationMs} ms`, failure);
+  /** @param detail what the exit left undone, appended to the message. */
+  constructor(failure: ProcessFailure, detail?: string) {
+    super(
+      `Handler exited with code ${failure.exitCode} after ${failure.durationMs} ms${detail ? ` ${detail}` : ''}`,
+      failure,
+    );
   }
 }
 

@@ -44,6 +44,13 @@ export async function runHandlerOnce(
   return running;
 }
 
+/** Whether the handler's answer is its function's return value (a shim writes at least `null`), so
+ *  that an empty stdout means the function ended its process instead of returning. Not bash, whose
+ *  function answers with its stdout, which may be empty. */
+export function answersWithReturnValue(handler: LoopContext['handler']): boolean {
+  return handler.mode === 'function' && handler.language?.name !== 'bash' && !handler.cgi;
+}
+
 /** Whether this handler runs on prestarted processes: function mode (not CGI), unless switched off. */
 export function usesSpares(context: Pick<LoopContext, 'config' | 'handler'>): boolean {
   return context.config.prestart && context.handler.mode === 'function' && !context.handler.cgi;

@@ -4,10 +4,10 @@ import type { RuntimeConfig } from './config.ts';
 import { InternalError, toErrorPayload } from './errors.ts';
 import type { GarbageBudget } from './garbage-budget.ts';
 import type { ResolvedHandler } from './handler-resolver.ts';
-import { runHandlerOnce, runOnSpare, startSpare, usesSpares } from './handler-run.ts';
+import { answersWithReturnValue, runHandlerOnce, runOnSpare, startSpare, usesSpares } from './handler-run.ts';
 import { invocationEnv } from './invocation-env.ts';
 import type { Logger } from './logger.ts';
-import type { RunResult } from './process-supervisor.ts';
+import { type RunResult, requireAnswer } from './process-supervisor.ts';
 import type { Invocation, RuntimeApiClient } from './runtime-api-client.ts';
 import type { PreparedHandler } from './spare-process.ts';
 import type { Zygote } from './zygote.ts';
@@ -111,7 +111,9 @@ async function runSafely(
       return await runCgiInvocation(context, slot, invocation);
     }
     const env = invocationEnv(context.baseEnv, invocation);
-    return await runHandlerOnce(context, slot, invocation, invocation.event, env);
+    const result = await runHandlerOnce(context, slot, invocation, invocation.event, env);
+    // The same rule as on a prestarted process: a function's answer is what it returns.
+    return answersWithReturnValue(context.handler) ? requireAnswer(result) : result;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return { ok: false, error: new InternalError(`shlambda failed to run the handler: ${message}`) };

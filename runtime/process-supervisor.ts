@@ -59,7 +59,8 @@ export interface Deadline {
 export type RunOptions = StartOptions & Deadline;
 
 export type RunResult =
-  | { ok: true; chunks: Buffer[]; bytes: number; durationMs: number }
+  /** `stderrTail` is the last lines the process logged, for an answer that turns out to be an error. */
+  | { ok: true; chunks: Buffer[]; bytes: number; durationMs: number; stderrTail?: string[] }
   /** `stdout` is kept when the handler exited non-zero: a CGI script may have written a whole response first. */
   | { ok: false; error: Error; stdout?: Buffer[] };
 
@@ -350,7 +351,30 @@ function outcome(
     const error = reportedError(chunks, bytes, stderrTail) ?? new HandlerExitError(failure);
     return { ok: false, error, stdout: chunks };
   }
-  return { ok: true, chunks, bytes, durationMs: exit.durationMs };
+  return { ok: true, chunks, bytes, durationMs: exit.durationMs, stderrTail };
+}
+
+/**
+ * The result of a function-mode shim that was handed its invocation. Those shims answer at least `null`,
+ * so a clean exit with nothing on stdout means the function ended its process (`sys.exit(0)`, `exit`,
+ * `process.exit()`) before it returned, or, far more rarely, that code the file started while loading
+ * ended it before it took the invocation.
+ */
+export function requireAnswer(result: RunResult): RunResult {
+  if (!result.ok || result.bytes > 0) return result;
+  const failure = {
+    exitCode: 0,
+    signal: null,
+    durationMs: result.durationMs,
+    stderrTail: result.stderrTail ?? [],
+  };
+  return {
+    ok: false,
+    error: new HandlerExitError(
+      failure,
+      'without an answer: in function mode the response is what the function returns, so return a value instead of exiting',
+    ),
+  };
 }
 
 /** The documented way for a script to choose its error: exit non-zero with a JSON object on stdout. */

@@ -14,12 +14,12 @@
  */
 
 import { closeSync } from 'node:fs';
-import { InternalError } from './errors.ts';
 import { fillEventFile, openEventFile } from './event-file.ts';
 import {
   type Deadline,
   type HandlerProcess,
   type RunResult,
+  requireAnswer,
   startHandlerProcess,
 } from './process-supervisor.ts';
 
@@ -122,15 +122,7 @@ export class SpareProcess implements PreparedHandler {
     this.closeFiles();
     control.end('G');
     this.handler.setDeadline(deadline);
-    // These shims answer at least `null`: a clean exit with no output means the go never reached it.
-    return this.handler.result.then((result) =>
-      result.ok && result.bytes === 0
-        ? {
-            ok: false,
-            error: new InternalError('the prestarted handler process ended before it took the invocation'),
-          }
-        : result,
-    );
+    return this.handler.result.then(requireAnswer);
   }
 
   /** Ends an unused process and its group. */

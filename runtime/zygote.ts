@@ -19,6 +19,7 @@ import {
   type Deadline,
   ignore,
   type RunResult,
+  requireAnswer,
   type Supervision,
   superviseHandler,
 } from './process-supervisor.ts';
@@ -484,18 +485,11 @@ export class ZygoteChild implements PreparedHandler {
     return this.supervision.handle.result;
   }
 
-  /** The outcome once activated. A forked shim answers at least `null`: a clean exit with no output
-   *  means the go never reached it, as with a prestarted process. */
+  /** The outcome once activated: a forked shim's clean exit with nothing on stdout is an error, as with a
+   *  prestarted process; a bash function's empty stdout is an empty response. */
   private get outcome(): Promise<RunResult> {
     if (this.kind === 'bash') return this.supervision.handle.result;
-    return this.supervision.handle.result.then((result) =>
-      result.ok && result.bytes === 0
-        ? {
-            ok: false,
-            error: new InternalError('the prepared handler process ended before it took the invocation'),
-          }
-        : result,
-    );
+    return this.supervision.handle.result.then(requireAnswer);
   }
 
   activate(

@@ -208,6 +208,44 @@ describe('failures are distinct, documented errors', () => {
   });
 });
 
+describe('a function that ends its process instead of returning', () => {
+  // Each logs a line, then exits with status 0 from inside the function.
+  const cases: [string, CodeFiles][] = [
+    [
+      'python',
+      { 'app.py': 'import sys\ndef handler(event, context):\n    print("leaving early")\n    sys.exit(0)\n' },
+    ],
+    ['ruby', { 'app.rb': 'def handler(event:, context:)\n  warn "leaving early"\n  exit 0\nend\n' }],
+    ['perl', { 'app.pl': 'sub handler { print STDERR "leaving early\\n"; exit 0; }\n1;\n' }],
+    [
+      'php',
+      { 'app.php': '<?php\nfunction handler($event, $context) { error_log("leaving early"); exit(0); }\n' },
+    ],
+    ['node', { 'app.mjs': 'export function handler() { console.log("leaving early"); process.exit(0); }\n' }],
+  ];
+
+  // Prestarted (forked from a zygote, or started ahead for Node), and started on its event.
+  const runs = cases.flatMap(([language, code]) => [
+    [language, 'prestarted', code, {}] as const,
+    [language, 'SHLAMBDA_PRESTART=0', code, { SHLAMBDA_PRESTART: '0' }] as const,
+  ]);
+
+  it.each(runs)(
+    '%s, %s: Function.ExitError says to return a value, with the log tail',
+    async (_language, _how, code, env) => {
+      const f = await fn(code, 'app.handler', { env });
+      for (let i = 0; i < 2; i++) {
+        const error = errorOf((await f.invoke('{}')).outcome);
+        expect(error.errorType).toBe('Function.ExitError');
+        expect(error.errorMessage).toMatch(
+          /^Handler exited with code 0 after \d+ ms without an answer: .*return a value instead of exiting$/,
+        );
+        expect(error.stackTrace.some((line) => line.includes('leaving early'))).toBe(true);
+      }
+    },
+  );
+});
+
 describe('init errors name the problem and the fix', () => {
   const cases: [string, string, CodeFiles, string | RegExp][] = [
     ['empty', '', ECHO, '_HANDLER is empty'],
