@@ -104,15 +104,20 @@ async function runSafely(
   spare: PreparedHandler | undefined,
 ): Promise<RunResult> {
   try {
-    if (spare) return await runOnSpare(context, slot, invocation, spare);
     if (context.handler.cgi) {
       // Loaded on first use: a function that is not a web handler never evaluates the CGI code.
       const { runCgiInvocation } = await import('./web/cgi-invocation.ts');
       return await runCgiInvocation(context, slot, invocation);
     }
-    const env = invocationEnv(context.baseEnv, invocation);
-    const result = await runHandlerOnce(context, slot, invocation, invocation.event, env);
-    // The same rule as on a prestarted process: a function's answer is what it returns.
+    const result = spare
+      ? await runOnSpare(context, slot, invocation, spare)
+      : await runHandlerOnce(
+          context,
+          slot,
+          invocation,
+          invocation.event,
+          invocationEnv(context.baseEnv, invocation),
+        );
     return answersWithReturnValue(context.handler) ? requireAnswer(result) : result;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

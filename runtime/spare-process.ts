@@ -19,7 +19,6 @@ import {
   type Deadline,
   type HandlerProcess,
   type RunResult,
-  requireAnswer,
   startHandlerProcess,
 } from './process-supervisor.ts';
 
@@ -122,7 +121,7 @@ export class SpareProcess implements PreparedHandler {
     this.closeFiles();
     control.end('G');
     this.handler.setDeadline(deadline);
-    return this.handler.result.then(requireAnswer);
+    return this.handler.result;
   }
 
   /** Ends an unused process and its group. */

@@ -19,7 +19,6 @@ import {
   type Deadline,
   ignore,
   type RunResult,
-  requireAnswer,
   type Supervision,
   superviseHandler,
 } from './process-supervisor.ts';
@@ -485,13 +484,6 @@ export class ZygoteChild implements PreparedHandler {
     return this.supervision.handle.result;
   }
 
-  /** The outcome once activated: a forked shim's clean exit with nothing on stdout is an error, as with a
-   *  prestarted process; a bash function's empty stdout is an empty response. */
-  private get outcome(): Promise<RunResult> {
-    if (this.kind === 'bash') return this.supervision.handle.result;
-    return this.supervision.handle.result.then(requireAnswer);
-  }
-
   activate(
     requestId: string,
     event: Buffer,
@@ -506,7 +498,7 @@ export class ZygoteChild implements PreparedHandler {
     handOver(this.eventFd, this.contextFd, event, variables);
     this.go.end('G');
     this.supervision.handle.setDeadline(deadline);
-    return this.outcome;
+    return this.supervision.handle.result;
   }
 
   discard(): void {
