@@ -7,7 +7,8 @@
 // Started by the runtime as: php zygote-php.php <shim> <handler file> <function name> <sets>
 // fd 1 and fd 2 go to the log. fd 3 is a socket to the runtime, on which this process writes lines:
 //   R                  it is running (the forked processes each say when they have loaded the file)
-//   N                  it cannot fork (no pcntl or posix extension): it serves set 0 itself, then exits
+//   N                  it cannot fork (no pcntl or posix extension, or no FFI to close the other sets'
+//                      descriptors with): it serves set 0 itself, then exits
 //   P <set> <pid>      the process for <set> is forked (its process group is <pid>)
 //   X <set> <code>     that process exited with <code>; its group has been killed
 //   K <set> <signal>   that process was killed by signal number <signal>; its group has been killed
@@ -16,12 +17,13 @@
 //                      destructors have run
 // The runtime started it with <sets> groups of five descriptors, set i at 4 + 5i: event file, context
 // file, stdout socket, stderr socket, go socket. PHP has no dup2 and cannot close a descriptor it did
-// not open, so a forked process uses its set where it is (the shim's runForked), and inherits the other
-// sets' descriptors unused. Its STDOUT and STDERR are this process's: its log, which it ends with a
-// mark on both, `\0shlambda:end <set>` (written here for a process that died first), so the runtime
-// knows whose lines follow. Since copies of its stdout pipe stay open here, its E carries the result's
-// size instead of an end of file. Each set's process is forked once the one before has said, on a socket
-// of this process's, that none of its code is left to run, or has ended.
+// not open, so a forked process uses its set where it is (the shim's runForked), and closes the other
+// sets through FFI (libc's close_range or close): holding them, one invocation could write into the
+// next one's answer. Without FFI, this process says N. Its STDOUT and STDERR are this process's: its
+// log, which it ends with a mark on both, `\0shlambda:end <set>` (written here for a process that died
+// first), so the runtime knows whose lines follow. Since copies of its stdout pipe stay open here, its
+// E carries the result's size instead of an end of file. Each set's process is forked once the one
+// before has said, on a socket of this process's, that none of its code is left to run, or has ended.
 
 const SHLAMBDA_ZYGOTE = true;
 const SET_SIZE = 5;
@@ -31,11 +33,49 @@ const FIRST_SET_FD = 4;
 $sets = (int) $sets;
 require $shim;
 
+/**
+ * Returns a function that closes descriptors first..last through libc, since PHP closes only what it
+ * opened itself; null where FFI is missing or switched off (`ffi.enable`). close_range(2) is one system
+ * call for a whole range (glibc 2.34, Linux 5.9); close(2) one by one where it is not there.
+ * @return (Closure(int, int): void)|null
+ */
+function descriptorCloser(): ?Closure
+{
+    if (!class_exists(FFI::class)) {
+        return null;
+    }
+    try {
+        $close = FFI::cdef('int close(int fd);');
+    } catch (Throwable) {
+        return null;
+    }
+    try {
+        $range = FFI::cdef('int close_range(unsigned int first, unsigned int last, int flags);');
+    } catch (Throwable) {
+        $range = null;
+    }
+    return static function (int $first, int $last) use ($close, $range): void {
+        if ($first > $last || ($range !== null && $range->close_range($first, $last, 0) === 0)) {
+            return;
+        }
+        for ($fd = $first; $fd <= $last; $fd++) {
+            $close->close($fd);
+        }
+    };
+}
+
 $control = fopen('php://fd/3', 'w');
-if (!function_exists('pcntl_fork') || !function_exists('posix_setpgid') || !function_exists('posix_kill')) {
-    // Without them no process can be forked or given a group of its own: this one is the prestarted
-    // process for set 0 (the runtime made it the leader of its own group), and the runtime starts a new
-    // php for each invocation after it.
+$closeDescriptors = descriptorCloser();
+if (!function_exists('pcntl_fork') || !function_exists('posix_setpgid') || !function_exists('posix_kill')
+    || $closeDescriptors === null) {
+    // Without them no process can be forked or given a group of its own, or rid of the other sets'
+    // descriptors: this one is the prestarted process for set 0 (the runtime made it the leader of its
+    // own group), and the runtime starts a new php for each invocation after it, one with only its own.
+    if ($closeDescriptors === null && function_exists('pcntl_fork')) {
+        fwrite(STDERR, "shlambda: PHP's FFI extension is missing or switched off (ffi.enable), so a new php "
+            . "is started for each invocation instead of a forked one, which is slower: a forked process "
+            . "needs FFI to close the descriptors of the invocations after it\n");
+    }
     fwrite($control, "N\nR\nP 0 " . getmypid() . "\n");
     fclose($control);
     \Shlambda\runForked($file, $function, FIRST_SET_FD, null);
@@ -49,7 +89,7 @@ fwrite($control, "R\n");
  * what the function left open and ends itself without PHP's teardown (function-php.php says why).
  * @return array{int, resource}
  */
-function forkSet(int $set, $control, string $file, string $function): array
+function forkSet(int $set, int $sets, $control, string $file, string $function, Closure $closeDescriptors): array
 {
     [$mine, $theirs] = stream_socket_pair(STREAM_PF_UNIX, STREAM_SOCK_STREAM, STREAM_IPPROTO_IP);
     $pid = pcntl_fork();
@@ -63,7 +103,10 @@ function forkSet(int $set, $control, string $file, string $function): array
         pcntl_signal(SIGCHLD, SIG_DFL);
         pcntl_async_signals(false);
         posix_setpgid(0, 0);
-        \Shlambda\runForked($file, $function, FIRST_SET_FD + SET_SIZE * $set, $theirs);
+        $own = FIRST_SET_FD + SET_SIZE * $set;
+        $closeDescriptors(FIRST_SET_FD, $own - 1);
+        $closeDescriptors($own + SET_SIZE, FIRST_SET_FD + SET_SIZE * $sets - 1);
+        \Shlambda\runForked($file, $function, $own, $theirs);
     }
     fclose($theirs);
     // Also here, so the group exists before the runtime hears of it (the child may have got there first).
@@ -97,7 +140,7 @@ pcntl_async_signals(true);
 pcntl_signal(SIGCHLD, static function (): void {});
 $live = [];
 $nextSet = 0;
-[$newest, $done] = forkSet($nextSet, $control, $file, $function);
+[$newest, $done] = forkSet($nextSet, $sets, $control, $file, $function, $closeDescriptors);
 $live[$newest] = $nextSet++;
 // Whether the newest process's log has its end mark: it wrote it before its `D`, or this process did
 // once it was reaped without one. The next process is forked only then, so its log starts after it.
@@ -152,7 +195,7 @@ while ($live !== []) {
         }
     }
     if ($done === null && $newestMarked && $nextSet < $sets) {
-        [$newest, $done] = forkSet($nextSet, $control, $file, $function);
+        [$newest, $done] = forkSet($nextSet, $sets, $control, $file, $function, $closeDescriptors);
         $live[$newest] = $nextSet++;
         $newestMarked = false;
     }

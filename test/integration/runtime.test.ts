@@ -906,15 +906,71 @@ describe('prestarted handlers (function mode)', () => {
       expect(error.stackTrace).toContain('about to fail');
     });
 
-    it("gives no invocation an earlier invocation's event through the descriptors it inherits", async () => {
-      // The first zygote's set 0 is fds 4-8: its event file is fd 4, which set 1's process inherits.
+    it("gives no invocation an earlier invocation's event through any descriptor it holds", async () => {
+      // Reads every regular file it holds from its start: an event file is one.
       const code = {
-        'app.php':
-          "<?php\nfunction handler($event, $context) { $f = fopen('php://fd/4', 'r'); fseek($f, 0); return stream_get_contents($f); }\n",
+        'app.php': `<?php
+function handler($event, $context) {
+    $seen = '';
+    foreach (scandir('/proc/self/fd') as $fd) {
+        if (is_numeric($fd) && is_file("/proc/self/fd/{$fd}") && ($f = @fopen("php://fd/{$fd}", 'r'))) {
+            @fseek($f, 0);
+            $seen .= stream_get_contents($f);
+        }
+    }
+    return $seen;
+}
+`,
       };
       const f = await fn(code, 'app.handler');
       response((await f.invoke('{"secret":"4111 1111 1111 1111"}')).outcome);
       expect(response((await f.invoke('{"other":1}')).outcome).toString()).not.toContain('4111');
+    });
+
+    // Writes into each descriptor it holds that is one of the next invocation's: its zygote holds that
+    // set (set 1, the second invocation's) at fds 9-13. Held, the next one's stdout put the bytes in
+    // front of its answer.
+    const injector = `<?php
+function handler($event, $context) {
+    if ($event !== 'inject') { return [getmypid(), 'clean']; }
+    $next = [];
+    foreach (range(9, 13) as $fd) { $next[] = @readlink('/proc/' . posix_getppid() . "/fd/{$fd}"); }
+    $held = [];
+    foreach (scandir('/proc/self/fd') as $fd) {
+        if (is_numeric($fd) && in_array(@readlink("/proc/self/fd/{$fd}"), array_filter($next), true)) {
+            $held[] = (int) $fd;
+            $f = @fopen("php://fd/{$fd}", 'w');
+            if ($f !== false) { @fwrite($f, 'INJECTED'); }
+        }
+    }
+    return [getmypid(), $held];
+}
+`;
+
+    it("holds none of the next invocation's descriptors, so it cannot write into its answer", async () => {
+      const f = await fn({ 'app.php': injector }, 'app.handler');
+      const [firstPid, held] = JSON.parse(response((await f.invoke('"inject"')).outcome).toString());
+      expect(held).toEqual([]);
+      const [secondPid, answer] = JSON.parse(response((await f.invoke('"next"')).outcome).toString());
+      expect(answer).toBe('clean');
+      expect(secondPid).not.toBe(firstPid);
+    });
+
+    it('without FFI to close those descriptors, starts a new php for each invocation and says why', async () => {
+      const code = {
+        'app.php': injector,
+        'php-without-ffi': { text: '#!/bin/sh\nexec php -d ffi.enable=0 "$@"\n', mode: 0o755 },
+      };
+      const f = await fn(code, 'app.handler', { env: { SHLAMBDA_INTERPRETER: './php-without-ffi' } });
+      const first = await f.invoke('"inject"');
+      expect(first.logs.join('\n')).toContain("PHP's FFI extension is missing or switched off");
+      const pids = [JSON.parse(response(first.outcome).toString())[0]];
+      for (let i = 0; i < 3; i++) {
+        const [pid, answer] = JSON.parse(response((await f.invoke('"next"')).outcome).toString());
+        expect(answer).toBe('clean');
+        pids.push(pid);
+      }
+      expect(new Set(pids).size).toBe(4);
     });
 
     it("shows a stack trace of the function's own frames, none of shlambda's", async () => {
