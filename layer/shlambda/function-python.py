@@ -269,7 +269,11 @@ def run():
         context = LambdaContext(os.environ)
         try:
             result = function(event, context)
-        except Exception as error:
+        except SystemExit:
+            raise
+        except BaseException as error:  # noqa: BLE001 - a KeyboardInterrupt is the function's failure too
+            # awslambdaric's handle_event_request catches Exception only, so its process would crash;
+            # named, it says more, and this process still ends as Python's exit would.
             return failure_result(type(error).__name__, str(error), _user_frames(error.__traceback__)), 1
         return encode_result(result), 0
     except HandlerFailure as failure:

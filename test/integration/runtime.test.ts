@@ -754,6 +754,27 @@ describe('prestarted handlers (function mode)', () => {
       expect(message.errorMessage).toContain('code 1');
       expect(message.stackTrace).toContain('no config');
     });
+
+    it('reports a KeyboardInterrupt or another BaseException by its name, after its atexit functions', async () => {
+      const lines: string[] = [];
+      const code = {
+        'app.py': [
+          'import atexit',
+          'class Stop(BaseException): pass',
+          'def handler(event, context):',
+          '    atexit.register(print, "atexit ran", flush=True)',
+          '    raise KeyboardInterrupt("pressed") if event == "key" else Stop("stopped")',
+          '',
+        ].join('\n'),
+      };
+      const f = await fn(code, 'app.handler', { onLog: (line) => lines.push(line) });
+      const key = errorOf((await f.invoke('"key"')).outcome);
+      expect([key.errorType, key.errorMessage]).toEqual(['KeyboardInterrupt', 'pressed']);
+      expect(key.stackTrace.join('\n')).toContain('app.py');
+      expect(lines.some((line) => line.endsWith('\tatexit ran'))).toBe(true);
+      const stop = errorOf((await f.invoke('"other"')).outcome);
+      expect([stop.errorType, stop.errorMessage]).toEqual(['Stop', 'stopped']);
+    });
   });
 
   describe('PHP, forked from a zygote', () => {
