@@ -1,6 +1,6 @@
 /** Hands an event to a handler as a regular file on stdin: seekable, so bash reads it in bulk, not byte by byte. */
 
-import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -23,10 +23,14 @@ export function openEventFile(tmpDir: string, name: string | number, event: Buff
 }
 
 /**
- * Writes bytes at the start of an event file. Positional writes leave the shared file offset at 0, so
- * a handler already holding the descriptor (a prestarted one) reads them from the start.
+ * Makes an event file hold exactly these bytes. Positional writes leave the shared file offset at 0, so
+ * a handler already holding the descriptor (a prestarted one) reads them from the start. The file is
+ * cut to their length because it may hold more: a process of the same user can reopen it through
+ * `/proc/<pid>/fd` before its invocation, and what it wrote there would otherwise follow the event (or
+ * add lines to a context file).
  */
 export function fillEventFile(fd: number, data: Buffer): void {
   let written = 0;
   while (written < data.length) written += writeSync(fd, data, written, data.length - written, written);
+  ftruncateSync(fd, data.length);
 }

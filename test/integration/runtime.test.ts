@@ -383,6 +383,30 @@ describe('prestarted handlers (function mode)', () => {
     expect(answers.map((answer) => answer.split(' ')[1])).toEqual(['1', '1', '1']);
   });
 
+  it('give each invocation exactly its event and context, whatever an earlier one wrote into their files', async () => {
+    // The zygote holds set 1's event and context files (the second invocation's) at fds 309 and 310;
+    // the process of the first can reopen them through /proc, as any process of the same user can.
+    const code = {
+      'function.sh': [
+        'handler() {',
+        '  if [ "$1" = \'"fill"\' ]; then',
+        '    local _ parent',
+        '    read -r _ _ _ parent _ < "/proc/$BASHPID/stat"',
+        '    printf "%0400d" 0 > "/proc/$parent/fd/309"',
+        '    printf "%0400d\\nLAMBDA_REQUEST_ID=forged\\n" 0 > "/proc/$parent/fd/310"',
+        '  fi',
+        '  printf "%s %s" "$1" "$LAMBDA_REQUEST_ID"',
+        '}',
+        '',
+      ].join('\n'),
+    };
+    const f = await fn(code, 'function.handler');
+    response((await f.invoke('"fill"')).outcome);
+    const { outcome } = await f.invoke('{"a":1}');
+    const { requestId } = outcome as { requestId: string };
+    expect(response(outcome).toString()).toBe(`{"a":1} ${requestId}`);
+  });
+
   it('replace a waiting process that was killed, and serve the invocation', async () => {
     const f = await fn(COUNTER, 'function.handler');
     response((await f.invoke('{}')).outcome);
