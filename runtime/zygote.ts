@@ -646,8 +646,8 @@ export class ZygoteChild implements PreparedHandler {
     if (!this.open) return;
     this.open = false;
     for (const fd of [this.eventFd, this.contextFd]) {
-      // The zygote, and for PHP every process it forks (PHP cannot close them), hold copies of these
-      // files: emptied, they give no later process this invocation's event or context.
+      // The zygote holds copies of these files: emptied, they give no process it forks later this
+      // invocation's event or context.
       try {
         ftruncateSync(fd, 0);
       } catch {

@@ -16,14 +16,15 @@
 //   E <set> <status> <bytes>  its result, <bytes> long, is written; its shutdown functions and
 //                      destructors have run
 // The runtime started it with <sets> groups of five descriptors, set i at 4 + 5i: event file, context
-// file, stdout socket, stderr socket, go socket. PHP has no dup2 and cannot close a descriptor it did
-// not open, so a forked process uses its set where it is (the shim's runForked), and closes the other
-// sets through FFI (libc's close_range or close): holding them, one invocation could write into the
-// next one's answer. Without FFI, this process says N. Its STDOUT and STDERR are this process's: its
-// log, which it ends with a mark on both, `\0shlambda:end <set>` (written here for a process that died
-// first), so the runtime knows whose lines follow. Since copies of its stdout pipe stay open here, its
-// E carries the result's size instead of an end of file. Each set's process is forked once the one
-// before has said, on a socket of this process's, that none of its code is left to run, or has ended.
+// file, stdout socket, stderr socket, go socket. PHP has no dup2 and, without FFI, cannot close a
+// descriptor it did not open, so a forked process uses its set where it is (the shim's runForked), and
+// closes the other sets through FFI (libc's close_range or close): holding them, one invocation could
+// write into the next one's answer. Without FFI, this process says N. A forked process's STDOUT and
+// STDERR are this process's: its log, which it ends with a mark on both, `\0shlambda:end <set>`
+// (written here for a process that died first), so the runtime knows whose lines follow. Since copies
+// of its stdout pipe stay open here, its E carries the result's size instead of an end of file. Each
+// set's process is forked once the one before has said, on a socket of this process's, that none of
+// its code is left to run, or has ended.
 
 const SHLAMBDA_ZYGOTE = true;
 const SET_SIZE = 5;
@@ -66,16 +67,18 @@ function descriptorCloser(): ?Closure
 
 $control = fopen('php://fd/3', 'w');
 $closeDescriptors = descriptorCloser();
-if (!function_exists('pcntl_fork') || !function_exists('posix_setpgid') || !function_exists('posix_kill')
-    || $closeDescriptors === null) {
-    // Without them no process can be forked or given a group of its own, or rid of the other sets'
+// A disabled function (disable_functions) does not exist either.
+$missing = array_filter([
+    function_exists('pcntl_fork') ? null : 'pcntl (or pcntl_fork is disabled)',
+    function_exists('posix_setpgid') && function_exists('posix_kill') ? null : 'posix',
+    $closeDescriptors !== null ? null : 'FFI (or ffi.enable is 0), to close the other invocations\' descriptors',
+]);
+if ($missing !== []) {
+    // Without them no process can be forked, given a group of its own or rid of the other sets'
     // descriptors: this one is the prestarted process for set 0 (the runtime made it the leader of its
     // own group), and the runtime starts a new php for each invocation after it, one with only its own.
-    if ($closeDescriptors === null && function_exists('pcntl_fork')) {
-        fwrite(STDERR, "shlambda: PHP's FFI extension is missing or switched off (ffi.enable), so a new php "
-            . "is started for each invocation instead of a forked one, which is slower: a forked process "
-            . "needs FFI to close the descriptors of the invocations after it\n");
-    }
+    fwrite(STDERR, 'shlambda: this PHP lacks ' . implode('; ', $missing) . ': each invocation gets a new php '
+        . "instead of a process forked from a started one, which is slower\n");
     fwrite($control, "N\nR\nP 0 " . getmypid() . "\n");
     fclose($control);
     \Shlambda\runForked($file, $function, FIRST_SET_FD, null);

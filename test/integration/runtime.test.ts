@@ -988,34 +988,18 @@ function handler($event, $context) {
             if ($f !== false) { @fwrite($f, 'INJECTED'); }
         }
     }
-    return [getmypid(), $held];
+    return [getmypid(), $held, count(array_filter($next))];
 }
 `;
 
     it("holds none of the next invocation's descriptors, so it cannot write into its answer", async () => {
       const f = await fn({ 'app.php': injector }, 'app.handler');
-      const [firstPid, held] = JSON.parse(response((await f.invoke('"inject"')).outcome).toString());
-      expect(held).toEqual([]);
+      const [firstPid, held, found] = JSON.parse(response((await f.invoke('"inject"')).outcome).toString());
+      // All five of the next set's descriptors were there to look for, in its zygote.
+      expect([held, found]).toEqual([[], 5]);
       const [secondPid, answer] = JSON.parse(response((await f.invoke('"next"')).outcome).toString());
       expect(answer).toBe('clean');
       expect(secondPid).not.toBe(firstPid);
-    });
-
-    it('without FFI to close those descriptors, starts a new php for each invocation and says why', async () => {
-      const code = {
-        'app.php': injector,
-        'php-without-ffi': { text: '#!/bin/sh\nexec php -d ffi.enable=0 "$@"\n', mode: 0o755 },
-      };
-      const f = await fn(code, 'app.handler', { env: { SHLAMBDA_INTERPRETER: './php-without-ffi' } });
-      const first = await f.invoke('"inject"');
-      expect(first.logs.join('\n')).toContain("PHP's FFI extension is missing or switched off");
-      const pids = [JSON.parse(response(first.outcome).toString())[0]];
-      for (let i = 0; i < 3; i++) {
-        const [pid, answer] = JSON.parse(response((await f.invoke('"next"')).outcome).toString());
-        expect(answer).toBe('clean');
-        pids.push(pid);
-      }
-      expect(new Set(pids).size).toBe(4);
     });
 
     it("shows a stack trace of the function's own frames, none of shlambda's", async () => {
@@ -1046,17 +1030,19 @@ function handler($event, $context) {
       expect(errorOf(outcome).errorType).toBe('Runtime.UserCodeSyntaxError');
     });
 
-    it('without the pcntl extension, starts a new php for each invocation instead', async () => {
+    it.each([
+      ['the pcntl extension', '-d disable_functions=pcntl_fork', 'pcntl (or pcntl_fork is disabled)'],
+      ['FFI, which closes the other sets', '-d ffi.enable=0', 'FFI (or ffi.enable is 0)'],
+    ])('without %s, starts a new php for each invocation instead, and says so', async (_, option, named) => {
       const code = {
         'app.php': '<?php\nfunction handler($event, $context) { return getmypid(); }\n',
-        'php-without-pcntl': {
-          text: '#!/bin/sh\nexec php -d disable_functions=pcntl_fork "$@"\n',
-          mode: 0o755,
-        },
+        'php-without': { text: `#!/bin/sh\nexec php ${option} "$@"\n`, mode: 0o755 },
       };
-      const f = await fn(code, 'app.handler', { env: { SHLAMBDA_INTERPRETER: './php-without-pcntl' } });
-      const pids = [];
-      for (let i = 0; i < 4; i++) {
+      const f = await fn(code, 'app.handler', { env: { SHLAMBDA_INTERPRETER: './php-without' } });
+      const first = await f.invoke('"plain"');
+      expect(first.logs.join('\n')).toContain(`this PHP lacks ${named}`);
+      const pids = [JSON.parse(response(first.outcome).toString())];
+      for (let i = 0; i < 3; i++) {
         pids.push(JSON.parse(response((await f.invoke('"plain"')).outcome).toString()));
       }
       expect(new Set(pids).size).toBe(4);
