@@ -58,11 +58,14 @@ export interface Deadline {
 
 export type RunOptions = StartOptions & Deadline;
 
-export type RunResult =
+type RunOutcome =
   /** `stderrTail` is the last lines the process logged, for an answer that turns out to be an error. */
   | { ok: true; chunks: Buffer[]; bytes: number; durationMs: number; stderrTail?: string[] }
   /** `stdout` is kept when the handler exited non-zero: a CGI script may have written a whole response first. */
   | { ok: false; error: Error; stdout?: Buffer[] };
+
+/** `group` is the process group the handler ran in (its main process's pid), when it ran. */
+export type RunResult = RunOutcome & { group?: number };
 
 /** A failure the handler reported itself: a non-zero exit with `{"errorType": ...}` on stdout. */
 export class HandlerReportedError extends ShlambdaError {
@@ -225,7 +228,8 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
     release();
     for (const timer of timers) clearTimeout(timer);
     options.onSettled?.();
-    resolveResult(outcomeOfRun);
+    const group = options.pid();
+    resolveResult(group === undefined ? outcomeOfRun : { ...outcomeOfRun, group });
   };
 
   const finish = (): void => {
@@ -374,6 +378,7 @@ export function requireAnswer(result: RunResult): RunResult {
       failure,
       'without an answer: in function mode the response is what the function returns, so return a value instead of exiting',
     ),
+    ...(result.group === undefined ? {} : { group: result.group }),
   };
 }
 

@@ -49,6 +49,8 @@ export async function runCgiInvocation(
   );
 
   const result: RunResult = await runHandlerOnce(context, slot, invocation, request.body, env);
+  // The answer below is made from the script's output; the group it ran in goes with it.
+  const ran = result.group === undefined ? {} : { group: result.group };
 
   let cgi: CgiResponse;
   let durationMs: number;
@@ -58,7 +60,7 @@ export async function runCgiInvocation(
       cgi = parseCgiOutput(output);
     } catch (error) {
       logOutput(context, invocation, output);
-      return { ok: false, error: error as InvalidCgiResponseError };
+      return { ok: false, error: error as InvalidCgiResponseError, ...ran };
     }
     durationMs = result.durationMs;
   } else {
@@ -88,9 +90,9 @@ export async function runCgiInvocation(
     tooLarge.trace.push(
       `The script wrote a ${cgi.body.length}-byte body${response.isBase64Encoded ? ', base64-encoded as it is binary' : ''}`,
     );
-    return { ok: false, error: tooLarge };
+    return { ok: false, error: tooLarge, ...ran };
   }
-  return { ok: true, chunks: [json], bytes: json.length, durationMs };
+  return { ok: true, chunks: [json], bytes: json.length, durationMs, ...ran };
 }
 
 /** `SCRIPT_NAME` without the leading `/`: the handler as configured (`index.php`, `cgi-bin/app`). */

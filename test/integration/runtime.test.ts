@@ -1093,6 +1093,108 @@ describe('the examples in handlers/', () => {
   });
 });
 
+describe("a process that leaves its invocation's process group", () => {
+  /** Pids of processes anywhere on this machine whose command line is exactly these words. */
+  function running(...words: string[]): number[] {
+    const wanted = `${words.join('\0')}\0`;
+    return fs
+      .readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .filter((name) => {
+        try {
+          return fs.readFileSync(`/proc/${name}/cmdline`, 'utf8') === wanted;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  }
+
+  // Each waits until what it started has left the group (has a session of its own), so that it is the
+  // runtime's search that ends it, not the group kill arriving first.
+  const escaped =
+    'escaped() { local _ sid; until read -r _ _ _ _ _ sid _ < "/proc/$1/stat" && [ "$sid" = "$1" ]; do :; done; }\n';
+  const cases: Array<[string, CodeFiles, string, string]> = [
+    [
+      'bash, setsid',
+      {
+        'function.sh': `${escaped}handler() { setsid sleep 30101 </dev/null >/dev/null 2>&1 & escaped $!; printf ok; }\n`,
+      },
+      'function.handler',
+      '30101',
+    ],
+    [
+      'bash, a daemon that forks again after setsid',
+      {
+        'function.sh':
+          "handler() { setsid sh -c 'sleep 30102 </dev/null >/dev/null 2>&1 & exit 0' </dev/null >/dev/null 2>&1; printf ok; }\n",
+      },
+      'function.handler',
+      '30102',
+    ],
+    [
+      'bash, job control',
+      { 'function.sh': 'handler() { set -m; sleep 30103 </dev/null >/dev/null 2>&1 & printf ok; }\n' },
+      'function.handler',
+      '30103',
+    ],
+    [
+      'Python, start_new_session',
+      {
+        'app.py':
+          'import subprocess\ndef handler(event, context):\n    subprocess.Popen(["sleep", "30104"], start_new_session=True)\n    return "ok"\n',
+      },
+      'app.handler',
+      '30104',
+    ],
+    [
+      'script mode, which starts a process on each event',
+      {
+        'run.sh': {
+          text: '#!/bin/sh\nsetsid sleep 30105 </dev/null >/dev/null 2>&1 &\npid=$!\nuntil read -r _ _ _ _ _ sid _ < "/proc/$pid/stat" && [ "$sid" = "$pid" ]; do :; done\nprintf ok\n',
+          mode: 0o755,
+        },
+      },
+      'run.sh',
+      '30105',
+    ],
+  ];
+
+  it.each(cases)('%s: is ended after the answer, and the log says so', async (_, code, handler, seconds) => {
+    const lines: string[] = [];
+    const f = await fn(code, handler, { onLog: (line) => lines.push(line) });
+    const first = await f.invoke('{}');
+    expect(response(first.outcome).toString()).toMatch(/ok/);
+    // Ended before the runtime asked for the next event: by the next answer it is gone.
+    response((await f.invoke('{}')).outcome);
+    expect(running('sleep', seconds)).toEqual([]);
+    const { requestId } = first.outcome as { requestId: string };
+    await vi.waitFor(
+      () => {
+        const line = lines.find(
+          (entry) => entry.includes(`\t${requestId}\t`) && entry.includes('left running'),
+        );
+        expect(line).toMatch(/outside its process group: \d+ \((sleep|sh)\)/);
+      },
+      { timeout: 5_000, interval: 20 },
+    );
+  });
+
+  it('leaves running what the file started while it loaded, before any invocation', async () => {
+    const code = {
+      'function.sh': 'setsid sleep 30106 </dev/null >/dev/null 2>&1 &\nhandler() { printf ok; }\n',
+    };
+    const f = await fn(code, 'function.handler');
+    response((await f.invoke('{}')).outcome);
+    response((await f.invoke('{}')).outcome);
+    // Once per zygote that loaded the file (the second is started for the second invocation).
+    const survivors = running('sleep', '30106');
+    expect(survivors.length).toBeGreaterThan(0);
+    // Outside a sandbox nothing else would end them.
+    for (const pid of survivors) process.kill(pid, 'SIGKILL');
+  });
+});
+
 describe('1,008 sequential invocations', () => {
   let f: LocalFunction;
   beforeAll(async () => {
