@@ -6,7 +6,7 @@ import type { GarbageBudget } from './garbage-budget.ts';
 import type { ResolvedHandler } from './handler-resolver.ts';
 import { answersWithReturnValue, runHandlerOnce, runOnSpare, startSpare, usesSpares } from './handler-run.ts';
 import { invocationEnv } from './invocation-env.ts';
-import { endLeftovers, lastPid } from './leftover-processes.ts';
+import { endLeftovers, sweepStart } from './leftover-processes.ts';
 import type { Logger } from './logger.ts';
 import { type RunResult, requireAnswer } from './process-supervisor.ts';
 import type { Invocation, RuntimeApiClient } from './runtime-api-client.ts';
@@ -66,7 +66,7 @@ export async function serveInvocation(
   invocation: Invocation,
   spare?: PreparedHandler,
 ): Promise<void> {
-  const since = lastPid();
+  const start = sweepStart();
   const running = runSafely(context, slot, invocation, spare);
   // The handler has its event by now (a prepared process has its go): garbage earlier invocations left
   // is collected while it works.
@@ -76,12 +76,12 @@ export async function serveInvocation(
   await postAnswer(context, invocation, result);
   // After the answer, so the caller does not wait for it; before the next event, so nothing of this
   // invocation runs into it.
-  const leftovers = endLeftovers(invocation.requestId, result.group, since);
-  if (leftovers.length > 0) {
-    const list = leftovers.map(({ pid, command }) => `${pid} (${command})`).join(', ');
+  const { ended, complete } = endLeftovers(invocation.requestId, result.group, start);
+  if (ended.length > 0) {
+    const list = ended.map(({ pid, command }) => `${pid} (${command})`).join(', ');
     context.logger.log(
       'WARN',
-      `ended ${leftovers.length === 1 ? 'a process' : `${leftovers.length} processes`} the invocation left running outside its process group: ${list}; a process started during an invocation ends with it`,
+      `ended ${ended.length === 1 ? 'a process' : `${ended.length} processes`} the invocation left running outside its process group: ${list}; a process started during an invocation ends with it${complete ? '' : ' (they kept starting others: some may still run)'}`,
       invocation.requestId,
     );
   }

@@ -8,74 +8,113 @@ export interface Leftover {
   command: string;
 }
 
+/** What {@link endLeftovers} ended, and whether its last look found nothing more. */
+export interface LeftoverSweep {
+  ended: Leftover[];
+  /** False when processes were still being started after the last pass: more may be running. */
+  complete: boolean;
+}
+
+/** Where an invocation began: the last pid handed out then, and when. */
+export interface SweepStart {
+  lastPid: number | undefined;
+  atMs: number;
+}
+
 /** A process that keeps forking while it is being looked for is given up on after this many passes. */
 const MAX_PASSES = 3;
 /** Up to this many new pids are looked up one by one; more, and `/proc` is listed instead. */
 const DIRECT_LOOKUPS = 64;
+/** Past this, an invocation may have gone round the whole pid counter: `/proc` is listed instead. */
+const LIST_AFTER_MS = 1000;
 
 /**
- * The pid the kernel handed out last (the fifth field of `/proc/loadavg`, in this pid namespace), read
- * when an invocation starts: what it leaves behind has a later pid, so the search need not read the
- * environment of every process there is (80 of them here: 0.7 ms of CPU per invocation).
+ * Notes where an invocation begins: the pid the kernel handed out last (the fifth field of
+ * `/proc/loadavg`, in this pid namespace). What the invocation leaves behind has a later pid, so the
+ * search need not read the environment of every process there is (80 of them here: 0.7 ms of CPU per
+ * invocation).
  */
-export function lastPid(procDir = '/proc'): number | undefined {
+export function sweepStart(procDir = '/proc'): SweepStart {
+  return { lastPid: lastPid(procDir), atMs: performance.now() };
+}
+
+/**
+ * Ends every process started during the invocation that carries its `LAMBDA_REQUEST_ID` in its
+ * environment but is not in its process group, which is killed whole anyway (by the runtime, or by the
+ * zygote once it has reaped the main process): one that left the group (`setsid`,
+ * `start_new_session=True`, a daemon, job control) would otherwise run on into later invocations.
+ * Every process the function starts with an exec has that variable, and so does every fork of one; a
+ * fork of an interpreter shlambda started that leaves its group without an exec keeps the environment
+ * that interpreter was started with, and is not found. Nothing started before the invocation (the
+ * zygote, a process started at init or by the file's top level, an extension) has it. The group of
+ * each process found is killed too when the invocation made it, so a loop in a forked shell that leads
+ * it goes with its child.
+ * @param group the invocation's process group (its main process's pid), which is skipped.
+ */
+export function endLeftovers(
+  requestId: string,
+  group: number | undefined,
+  start: SweepStart,
+  procDir = '/proc',
+): LeftoverSweep {
+  const marker = Buffer.from(`LAMBDA_REQUEST_ID=${requestId}\0`);
+  const since = performance.now() - start.atMs < LIST_AFTER_MS ? start.lastPid : undefined;
+  const ended: Leftover[] = [];
+  for (let pass = 0; pass < MAX_PASSES; pass++) {
+    const window = startedSince(procDir, since, lastPid(procDir));
+    const found = findMarked(procDir, marker, group, window.pids);
+    if (found.length === 0) return { ended, complete: true };
+    for (const { leftover, pgrp } of found) {
+      if (!ended.some((known) => known.pid === leftover.pid)) ended.push(leftover);
+      kill(leftover.pid);
+      // Only a group made during the invocation: a process may have joined an older one (its zygote's).
+      if (pgrp > 1 && pgrp !== group && window.isNew(pgrp)) kill(-pgrp);
+    }
+  }
+  return { ended, complete: false };
+}
+
+function lastPid(procDir: string): number | undefined {
   const last = Number(read(`${procDir}/loadavg`)?.toString('latin1').trim().split(' ')[4]);
   return Number.isInteger(last) && last > 0 ? last : undefined;
 }
 
 /**
- * Ends every process started since `since` (see {@link lastPid}; every process when undefined) that
- * carries this invocation's `LAMBDA_REQUEST_ID` in its environment but is not
- * in the invocation's own process group, which the runtime kills whole: one that left the group
- * (`setsid`, `start_new_session=True`, a daemon, job control) would otherwise run on into later
- * invocations. Every process the function starts with exec inherits that variable; a forked
- * interpreter that leaves its group without an exec keeps the environment it was started with, and is
- * not found. Nothing started before the invocation (the zygote, a process started at init, an
- * extension) has it. Each such process's whole group is killed.
- * @param group the invocation's process group (its main process's pid), which is skipped: its members
- *   have been sent SIGKILL already and may not have died yet.
- * @returns what was ended, for the log; empty in the usual case.
+ * The pids handed out after `since` and up to `now`: those numbers themselves when there are few (an
+ * invocation takes one or two), else the processes `/proc` lists, as when the counter wrapped round;
+ * every process there is when `since` is not known.
  */
-export function endLeftovers(
-  requestId: string,
-  group: number | undefined,
+function startedSince(
+  procDir: string,
   since: number | undefined,
-  procDir = '/proc',
-): Leftover[] {
-  const marker = Buffer.from(`LAMBDA_REQUEST_ID=${requestId}\0`);
-  const ended: Leftover[] = [];
-  for (let pass = 0; pass < MAX_PASSES; pass++) {
-    const found = findMarked(procDir, marker, group, startedSince(procDir, since, lastPid(procDir)));
-    if (found.length === 0) break;
-    for (const leftover of found) {
-      if (!ended.some((known) => known.pid === leftover.pid)) ended.push(leftover);
-      signalGroupAndProcess(leftover);
-    }
+  now: number | undefined,
+): { pids: number[]; isNew: (pid: number) => boolean } {
+  if (since === undefined || now === undefined) return { pids: listed(procDir), isNew: () => true };
+  const isNew =
+    now >= since ? (pid: number) => pid > since && pid <= now : (pid: number) => pid > since || pid <= now;
+  if (now >= since && now - since <= DIRECT_LOOKUPS) {
+    return { pids: Array.from({ length: now - since }, (_, index) => since + 1 + index), isNew };
   }
-  return ended;
+  return { pids: listed(procDir).filter(isNew), isNew };
 }
 
-/**
- * The pids handed out after `since` and up to `now`: those numbers themselves when there are few (an
- * invocation takes one or two), else the processes `/proc` lists, as it does when the counter wrapped.
- */
-function startedSince(procDir: string, since: number | undefined, now: number | undefined): number[] {
-  if (since !== undefined && now !== undefined && now >= since && now - since <= DIRECT_LOOKUPS) {
-    return Array.from({ length: now - since }, (_, index) => since + 1 + index);
-  }
-  let names: string[];
+function listed(procDir: string): number[] {
   try {
-    names = readdirSync(procDir);
+    return readdirSync(procDir)
+      .filter((name) => name.charCodeAt(0) >= 48 && name.charCodeAt(0) <= 57)
+      .map(Number);
   } catch {
     return [];
   }
-  const pids = names.filter((name) => name.charCodeAt(0) >= 48 && name.charCodeAt(0) <= 57).map(Number);
-  if (since === undefined || now === undefined) return pids;
-  return pids.filter(now >= since ? (pid) => pid > since && pid <= now : (pid) => pid > since || pid <= now);
 }
 
-function findMarked(procDir: string, marker: Buffer, group: number | undefined, pids: number[]): Leftover[] {
-  const found: Leftover[] = [];
+function findMarked(
+  procDir: string,
+  marker: Buffer,
+  group: number | undefined,
+  pids: number[],
+): { leftover: Leftover; pgrp: number }[] {
+  const found: { leftover: Leftover; pgrp: number }[] = [];
   for (const pid of pids) {
     if (pid === process.pid || !hasEntry(read(`${procDir}/${pid}/environ`), marker)) continue;
     // A pid looked up by number may be a thread's, which belongs to a process found by its own pid.
@@ -86,7 +125,8 @@ function findMarked(procDir: string, marker: Buffer, group: number | undefined, 
     const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
     const pgrp = Number(fields?.[2]);
     if (!Number.isInteger(pgrp) || pgrp === group) continue;
-    found.push({ pid, command: read(`${procDir}/${pid}/comm`)?.toString('utf8').trim() ?? '?' });
+    const command = read(`${procDir}/${pid}/comm`)?.toString('utf8').trim() ?? '?';
+    found.push({ leftover: { pid, command }, pgrp });
   }
   return found;
 }
@@ -100,13 +140,11 @@ function hasEntry(environ: Buffer | undefined, marker: Buffer): boolean {
   return false;
 }
 
-function signalGroupAndProcess({ pid }: Leftover): void {
-  for (const target of [-pid, pid]) {
-    try {
-      process.kill(target, 'SIGKILL');
-    } catch {
-      // ESRCH: not a group leader, or already gone.
-    }
+function kill(target: number): void {
+  try {
+    process.kill(target, 'SIGKILL');
+  } catch {
+    // ESRCH: already gone.
   }
 }
 

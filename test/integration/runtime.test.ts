@@ -1174,10 +1174,77 @@ describe("a process that leaves its invocation's process group", () => {
         const line = lines.find(
           (entry) => entry.includes(`\t${requestId}\t`) && entry.includes('left running'),
         );
-        expect(line).toMatch(/outside its process group: \d+ \((sleep|sh)\)/);
+        // What it was called when it was found: `setsid` may not have run its command yet.
+        expect(line).toMatch(/outside its process group: \d+ \((sleep|sh|setsid)\)/);
       },
       { timeout: 5_000, interval: 20 },
     );
+  });
+
+  // A loop in a fork of the interpreter leads the group it made: it has no LAMBDA_REQUEST_ID of its own
+  // (no exec), but the command it runs has, and the group goes with it. The first invocation answers the
+  // loop's pid once its command runs; the second answers whether that pid still runs.
+  const loops: Array<[string, CodeFiles, string]> = [
+    [
+      'bash, a loop in a job of its own',
+      {
+        'function.sh': [
+          'handler() {',
+          '  if [ "$1" != \'"start"\' ]; then',
+          '    local _ state; read -r _ _ state _ < "/proc/$1/stat" 2>/dev/null',
+          '    [ -n "$state" ] && [ "$state" != Z ] && printf running || printf gone; return',
+          '  fi',
+          '  set -m; { while :; do sleep 30107; done; } </dev/null >/dev/null 2>&1 &',
+          '  local loop=$! child comm',
+          '  until child=$(< "/proc/$loop/task/$loop/children") && child=$((child)) && [ "$child" != 0 ] &&',
+          '    read -r comm < "/proc/$child/comm" && [ "$comm" = sleep ]; do :; done',
+          '  printf %s "$loop"',
+          '}',
+          '',
+        ].join('\n'),
+      },
+      'function.handler',
+    ],
+    [
+      'Python, a forked loop in a session of its own',
+      {
+        'app.py': [
+          'import os, time',
+          'def handler(event, context):',
+          '    if event != "start":',
+          '        try:',
+          '            state = open(f"/proc/{event}/stat").read().rsplit(")", 1)[1].split()[0]',
+          '        except OSError:',
+          '            return "gone"',
+          '        return "gone" if state == "Z" else "running"',
+          '    pid = os.fork()',
+          '    if pid == 0:',
+          '        os.setsid()',
+          '        while True:',
+          '            os.system("sleep 30108")',
+          '    while not any(open(f"/proc/{c}/comm").read().strip() == "sleep" for c in _children(pid)):',
+          '        pass',
+          '    return str(pid)',
+          'def _children(pid):',
+          '    out = []',
+          '    for c in open(f"/proc/{pid}/task/{pid}/children").read().split():',
+          '        out += [c] + _children(int(c))',
+          '    return out',
+          '',
+        ].join('\n'),
+      },
+      'app.handler',
+    ],
+  ];
+
+  it.each(loops)('%s: is ended with its group', async (_, code, handler) => {
+    const f = await fn(code, handler);
+    const loop = response((await f.invoke('"start"')).outcome).toString();
+    expect(loop).toMatch(/^"?\d+"?$/);
+    const pid = loop.replaceAll('"', '');
+    expect(
+      response((await f.invoke(handler === 'app.handler' ? `"${pid}"` : pid)).outcome).toString(),
+    ).toMatch(/gone/);
   });
 
   it('leaves running what the file started while it loaded, before any invocation', async () => {
