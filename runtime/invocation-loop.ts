@@ -6,7 +6,7 @@ import type { GarbageBudget } from './garbage-budget.ts';
 import type { ResolvedHandler } from './handler-resolver.ts';
 import { answersWithReturnValue, runHandlerOnce, runOnSpare, startSpare, usesSpares } from './handler-run.ts';
 import { invocationEnv } from './invocation-env.ts';
-import { endLeftovers, sweepStart } from './leftover-processes.ts';
+import { endLeftovers, lastPid, type SweepStart } from './leftover-processes.ts';
 import type { Logger } from './logger.ts';
 import { type RunResult, requireAnswer } from './process-supervisor.ts';
 import type { Invocation, RuntimeApiClient } from './runtime-api-client.ts';
@@ -41,10 +41,15 @@ export async function runInvocationLoop(
   let spare = firstSpare;
   for (;;) {
     spare ??= prepareSpare(context, slot);
+    // Read while nothing waits for it: what the invocation starts comes after this pid.
+    const pidBefore = lastPid();
     const invocation = await context.client.next();
     const prepared = spare;
     spare = undefined;
-    await serveInvocation(context, slot, invocation, prepared);
+    await serveInvocation(context, slot, invocation, prepared, {
+      lastPid: pidBefore,
+      atMs: performance.now(),
+    });
   }
 }
 
@@ -65,8 +70,8 @@ export async function serveInvocation(
   slot: number,
   invocation: Invocation,
   spare?: PreparedHandler,
+  start: SweepStart = { lastPid: lastPid(), atMs: performance.now() },
 ): Promise<void> {
-  const start = sweepStart();
   const running = runSafely(context, slot, invocation, spare);
   // The handler has its event by now (a prepared process has its go): garbage earlier invocations left
   // is collected while it works.

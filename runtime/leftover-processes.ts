@@ -15,7 +15,8 @@ export interface LeftoverSweep {
   complete: boolean;
 }
 
-/** Where an invocation began: the last pid handed out then, and when. */
+/** Where an invocation began: the last pid handed out before its event came ({@link lastPid}), and
+ *  when it came (`performance.now()`). */
 export interface SweepStart {
   lastPid: number | undefined;
   atMs: number;
@@ -27,16 +28,6 @@ const MAX_PASSES = 3;
 const DIRECT_LOOKUPS = 64;
 /** Past this, an invocation may have gone round the whole pid counter: `/proc` is listed instead. */
 const LIST_AFTER_MS = 1000;
-
-/**
- * Notes where an invocation begins: the pid the kernel handed out last (the fifth field of
- * `/proc/loadavg`, in this pid namespace). What the invocation leaves behind has a later pid, so the
- * search need not read the environment of every process there is (80 of them here: 0.7 ms of CPU per
- * invocation).
- */
-export function sweepStart(procDir = '/proc'): SweepStart {
-  return { lastPid: lastPid(procDir), atMs: performance.now() };
-}
 
 /**
  * Ends every process started during the invocation that carries its `LAMBDA_REQUEST_ID` in its
@@ -74,7 +65,12 @@ export function endLeftovers(
   return { ended, complete: false };
 }
 
-function lastPid(procDir: string): number | undefined {
+/**
+ * The pid the kernel handed out last (the fifth field of `/proc/loadavg`, in this pid namespace). What
+ * an invocation leaves behind has a later pid than the one read before its event, so the search need
+ * not read the environment of every process there is (80 of them here: 0.7 ms of CPU per invocation).
+ */
+export function lastPid(procDir = '/proc'): number | undefined {
   const last = Number(read(`${procDir}/loadavg`)?.toString('latin1').trim().split(' ')[4]);
   return Number.isInteger(last) && last > 0 ? last : undefined;
 }
