@@ -30,16 +30,17 @@ const DIRECT_LOOKUPS = 64;
 const LIST_AFTER_MS = 1000;
 
 /**
- * Ends every process started during the invocation that carries its `LAMBDA_REQUEST_ID` in its
- * environment but is not in its process group, which is killed whole anyway (by the runtime, or by the
- * zygote once it has reaped the main process): one that left the group (`setsid`,
- * `start_new_session=True`, a daemon, job control) would otherwise run on into later invocations.
- * Every process the function starts with an exec has that variable, and so does every fork of one; a
- * fork of an interpreter shlambda started that leaves its group without an exec keeps the environment
- * that interpreter was started with, and is not found. Nothing started before the invocation (the
- * zygote, a process started at init or by the file's top level, an extension) has it. The group of
- * each process found is killed too when the invocation made it, so a loop in a forked shell that leads
- * it goes with its child.
+ * Ends every process started for the invocation that carries its `LAMBDA_REQUEST_ID`, or the pid of
+ * the process prepared for it in `_SHLAMBDA_PROCESS` (what a Python, PHP, Ruby, Perl or Node file's top
+ * level started while that process loaded it), in its environment but is not in its process group,
+ * which is killed whole anyway (by the runtime, or by the zygote once it has reaped the main process):
+ * one that left the group (`setsid`, `start_new_session=True`, a daemon, job control) would otherwise
+ * run on into later invocations. Every process started with an exec has those variables, and so does
+ * every fork of one; a fork of an interpreter shlambda started that leaves its group and runs no
+ * command keeps the environment that interpreter was started with, and is not found. Nothing else has
+ * them: not a zygote, not what a bash file's top level started in its zygote, not an extension. The
+ * group of each process found is killed too when it was made after the invocation's processes, so a
+ * loop in a forked shell that leads it goes with its child.
  * @param group the invocation's process group (its main process's pid), which is skipped.
  */
 export function endLeftovers(
@@ -48,12 +49,16 @@ export function endLeftovers(
   start: SweepStart,
   procDir = '/proc',
 ): LeftoverSweep {
-  const marker = Buffer.from(`LAMBDA_REQUEST_ID=${requestId}\0`);
-  const since = performance.now() - start.atMs < LIST_AFTER_MS ? start.lastPid : undefined;
+  const markers = [Buffer.from(`LAMBDA_REQUEST_ID=${requestId}\0`)];
+  // A prepared process names itself in what its file's top level starts, before the invocation's
+  // variables exist (function-*.{php,mjs}, zygote-*.{py,pl,rb}); those processes came after its pid.
+  if (group !== undefined) markers.push(Buffer.from(`_SHLAMBDA_PROCESS=${group}\0`));
+  const recent = performance.now() - start.atMs < LIST_AFTER_MS ? start.lastPid : undefined;
+  const since = recent !== undefined && group !== undefined ? Math.min(recent, group - 1) : recent;
   const ended: Leftover[] = [];
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     const window = startedSince(procDir, since, lastPid(procDir));
-    const found = findMarked(procDir, marker, group, window.pids);
+    const found = findMarked(procDir, markers, group, window.pids);
     if (found.length === 0) return { ended, complete: true };
     for (const { leftover, pgrp } of found) {
       if (!ended.some((known) => known.pid === leftover.pid)) ended.push(leftover);
@@ -106,13 +111,15 @@ function listed(procDir: string): number[] {
 
 function findMarked(
   procDir: string,
-  marker: Buffer,
+  markers: Buffer[],
   group: number | undefined,
   pids: number[],
 ): { leftover: Leftover; pgrp: number }[] {
   const found: { leftover: Leftover; pgrp: number }[] = [];
   for (const pid of pids) {
-    if (pid === process.pid || !hasEntry(read(`${procDir}/${pid}/environ`), marker)) continue;
+    if (pid === process.pid) continue;
+    const environ = read(`${procDir}/${pid}/environ`);
+    if (!markers.some((marker) => hasEntry(environ, marker))) continue;
     // A pid looked up by number may be a thread's, which belongs to a process found by its own pid.
     const tgid = /^Tgid:\s*(\d+)$/m.exec(read(`${procDir}/${pid}/status`)?.toString('latin1') ?? '')?.[1];
     if (Number(tgid) !== pid) continue;

@@ -42,6 +42,9 @@ function main() {
   const [file, method] = process.argv.slice(2);
   const prestarted = process.env._SHLAMBDA_SPARE === '1';
   delete process.env._SHLAMBDA_SPARE;
+  // What the file's top level starts, before the invocation's own variables are set, inherits this
+  // process's pid, so that it can be ended with this invocation all the same.
+  if (prestarted) process.env._SHLAMBDA_PROCESS = String(process.pid);
   process.on('uncaughtException', (error) => fail(error));
   process.on('unhandledRejection', (reason) => fail(reason));
   loadFunction(file, method).then((fn) => {

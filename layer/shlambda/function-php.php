@@ -416,8 +416,18 @@ function runForked(string $file, string $name, int $base, $done): never
     Channels::$contextFd = $base + 1;
     Channels::$result = fopen('php://fd/' . ($base + 2), 'w');
     Channels::$go = fopen('php://fd/' . ($base + 4), 'r+');
+    markProcess();
     setUp();
     run($file, $name, Channels::$go);
+}
+
+/**
+ * Puts this process's pid in the environment of what the file's top level starts, which runs before
+ * the invocation's own variables are set, so that it can be ended with this invocation all the same.
+ */
+function markProcess(): void
+{
+    putenv('_SHLAMBDA_PROCESS=' . getmypid());
 }
 
 // zygote-php.php loads this file for its functions and calls runForked() in each process it forks.
@@ -429,6 +439,7 @@ if (!defined('SHLAMBDA_ZYGOTE')) {
     if ($prestarted) {
         putenv('_SHLAMBDA_SPARE');
         unset($_ENV['_SHLAMBDA_SPARE'], $_SERVER['_SHLAMBDA_SPARE']);
+        markProcess();
     }
     run($argv[1], $argv[2], $prestarted ? fopen('php://fd/3', 'r+') : null);
 }

@@ -49,6 +49,8 @@ sub fork_set {
     my $from = $base > $first_set_fd ? $base : $first_set_fd + 1;
     POSIX::close($_) for $from .. $last_fd;
     $ENV{_SHLAMBDA_SPARE} = '1';
+    # What the file's top level starts inherits this, so it can be ended with this invocation.
+    $ENV{_SHLAMBDA_PROCESS} = $$;
     @ARGV = ($file, $function);
     $0 = $shim;
     # start exits when the invocation is done.

@@ -45,6 +45,8 @@ def run_forked(shim_code, shim_path, handler_file, function, base, last_fd):
         for fd in range(max(base, FIRST_SET_FD + 1), last_fd + 1):
             os.close(fd)
         os.environ["_SHLAMBDA_SPARE"] = "1"
+        # What the file's top level starts inherits this, so it can be ended with this invocation.
+        os.environ["_SHLAMBDA_PROCESS"] = str(os.getpid())
         sys.argv = [shim_path, handler_file, function]
         main = type(sys)("__main__")
         main.__file__ = shim_path

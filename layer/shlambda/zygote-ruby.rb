@@ -40,6 +40,8 @@ sets.times do |index|
       nil
     end
     ENV['_SHLAMBDA_SPARE'] = (base + 1).to_s
+    # What the file's top level starts inherits this, so it can be ended with this invocation.
+    ENV['_SHLAMBDA_PROCESS'] = Process.pid.to_s
     ARGV.replace([file, function])
     $PROGRAM_NAME = shim
     begin

@@ -1247,7 +1247,62 @@ describe("a process that leaves its invocation's process group", () => {
     ).toMatch(/gone/);
   });
 
-  it('leaves running what the file started while it loaded, before any invocation', async () => {
+  // Loaded again in each invocation's own process, a file whose top level starts a process outside its
+  // group would leave one behind per invocation; each goes with the invocation it was loaded for.
+  const topLevels: Array<[string, CodeFiles, string]> = [
+    [
+      'Python',
+      {
+        'app.py':
+          'import subprocess\nsubprocess.Popen(["sleep", "30111"], start_new_session=True)\ndef handler(event, context):\n    return "ok"\n',
+      },
+      '30111',
+    ],
+    [
+      'PHP',
+      {
+        'app.php':
+          "<?php\n$helper = proc_open(['setsid', 'sleep', '30112'], [['file', '/dev/null', 'r'], ['file', '/dev/null', 'w'], ['file', '/dev/null', 'w']], $pipes);\nfunction handler($event, $context) { return 'ok'; }\n",
+      },
+      '30112',
+    ],
+    [
+      'Ruby',
+      {
+        'app.rb':
+          "Process.detach(Process.spawn('sleep', '30113', pgroup: true, in: '/dev/null', out: '/dev/null', err: '/dev/null'))\ndef handler(event:, context:)\n  'ok'\nend\n",
+      },
+      '30113',
+    ],
+    [
+      'Perl',
+      {
+        'app.pl':
+          "system('setsid sleep 30114 </dev/null >/dev/null 2>&1 &');\nsub handler { return 'ok'; }\n1;\n",
+      },
+      '30114',
+    ],
+    [
+      'Node',
+      {
+        'app.mjs':
+          "import { spawn } from 'node:child_process';\nspawn('sleep', ['30115'], { detached: true, stdio: 'ignore' }).unref();\nexport function handler() { return 'ok'; }\n",
+      },
+      '30115',
+    ],
+  ];
+
+  it.each(topLevels)(
+    '%s: what the top level starts outside its group ends with its invocation',
+    async (_, code, seconds) => {
+      const f = await fn(code, 'app.handler');
+      for (let i = 0; i < 5; i++) expect(response((await f.invoke('{}')).outcome).toString()).toBe('"ok"');
+      // Left: those of the processes prepared for the next invocations (Perl prepares one ahead).
+      expect(running('sleep', seconds).length).toBeLessThanOrEqual(2);
+    },
+  );
+
+  it("leaves running what a bash file's top level started in its zygote, before any invocation", async () => {
     const code = {
       'function.sh': 'setsid sleep 30106 </dev/null >/dev/null 2>&1 &\nhandler() { printf ok; }\n',
     };
