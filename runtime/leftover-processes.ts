@@ -1,6 +1,6 @@
 /** Finds and ends the processes an invocation left running outside its process group. */
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 
 /** A process that outlived its invocation: its pid and its command name (`/proc/<pid>/comm`). */
 export interface Leftover {
@@ -117,7 +117,8 @@ function findMarked(
 ): { leftover: Leftover; pgrp: number }[] {
   const found: { leftover: Leftover; pgrp: number }[] = [];
   for (const pid of pids) {
-    if (pid === process.pid) continue;
+    // The invocation's main process is its group's, and this runtime is not the function's.
+    if (pid === process.pid || pid === group) continue;
     const environ = read(`${procDir}/${pid}/environ`);
     if (!markers.some((marker) => hasEntry(environ, marker))) continue;
     // A pid looked up by number may be a thread's, which belongs to a process found by its own pid.
@@ -151,13 +152,31 @@ function kill(target: number): void {
   }
 }
 
+/** Where the /proc files are read into: they are small, and read on every invocation. */
+const scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * A /proc file's bytes, in a buffer that the next call reuses; a file too large for it is read whole.
+ * Undefined when it is gone (the process ended) or not ours to read.
+ */
 function read(file: string): Buffer | undefined {
-  // Most pids looked up are of processes that have ended: no exception for those.
-  if (!existsSync(file)) return undefined;
+  let fd: number;
   try {
-    return readFileSync(file);
+    fd = openSync(file, 'r');
   } catch {
-    // Gone meanwhile, or not ours to read.
     return undefined;
+  }
+  try {
+    let length = 0;
+    for (;;) {
+      const got = readSync(fd, scratch, length, scratch.length - length, null);
+      if (got === 0) return scratch.subarray(0, length);
+      length += got;
+      if (length === scratch.length) return readFileSync(file);
+    }
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
