@@ -1030,6 +1030,17 @@ function handler($event, $context) {
       expect(errorOf(outcome).errorType).toBe('Runtime.UserCodeSyntaxError');
     });
 
+    it("cannot end the next invocation early by writing its zygote's end report for it", async () => {
+      // fd 3 is the zygote's socket to the runtime, which a forked process reports its end on: it keeps it.
+      const code = {
+        'app.php':
+          "<?php\nfunction handler($event, $context) {\n    if ($event === 'forge') { $c = fopen('php://fd/3', 'w'); fwrite($c, \"E 1 0 5\\n\"); fflush($c); }\n    return $event;\n}\n",
+      };
+      const f = await fn(code, 'app.handler');
+      expect(response((await f.invoke('"forge"')).outcome).toString()).toBe('"forge"');
+      expect(response((await f.invoke('"next"')).outcome).toString()).toBe('"next"');
+    });
+
     it.each([
       ['the pcntl extension', '-d disable_functions=pcntl_fork', 'pcntl (or pcntl_fork is disabled)'],
       ['FFI, which closes the other sets', '-d ffi.enable=0', 'FFI (or ffi.enable is 0)'],
