@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { openEventFile } from './event-file.ts';
 import { invocationVariables } from './invocation-env.ts';
 import type { LoopContext } from './invocation-loop.ts';
+import { describeLeftovers } from './leftover-processes.ts';
 import { type RunResult, runHandlerProcess } from './process-supervisor.ts';
 import type { Invocation } from './runtime-api-client.ts';
 import { type PreparedHandler, SpareProcess } from './spare-process.ts';
@@ -77,6 +78,11 @@ export function startSpare(context: SpareContext, slot: number): PreparedHandler
         slot,
         sets: zygoteSets(zygote.kind, config.concurrency, previous?.sets),
         onStderrLines: (lines, requestId) => logger.handlerLines(requestId, lines),
+        onLeftovers: (sweep, pid) =>
+          logger.log(
+            'WARN',
+            `${describeLeftovers(sweep, `the handler file's top level left running when its zygote (pid ${pid}) ended`)}; what the file starts while loading lives as long as what loaded it`,
+          ),
       });
     let current = context.zygotes.get(slot);
     let child = current?.take();

@@ -6,7 +6,7 @@ import type { GarbageBudget } from './garbage-budget.ts';
 import type { ResolvedHandler } from './handler-resolver.ts';
 import { answersWithReturnValue, runHandlerOnce, runOnSpare, startSpare, usesSpares } from './handler-run.ts';
 import { invocationEnv } from './invocation-env.ts';
-import { endLeftovers, lastPid, type SweepStart } from './leftover-processes.ts';
+import { describeLeftovers, endLeftovers, lastPid, type SweepStart } from './leftover-processes.ts';
 import type { Logger } from './logger.ts';
 import { type RunResult, requireAnswer } from './process-supervisor.ts';
 import type { Invocation, RuntimeApiClient } from './runtime-api-client.ts';
@@ -81,12 +81,12 @@ export async function serveInvocation(
   await postAnswer(context, invocation, result);
   // After the answer, so the caller does not wait for it; before the next event, so nothing of this
   // invocation runs into it.
-  const { ended, complete } = endLeftovers(invocation.requestId, result.group, start);
-  if (ended.length > 0) {
-    const list = ended.map(({ pid, command }) => `${pid} (${command})`).join(', ');
+  const leftovers = endLeftovers(invocation.requestId, result.group, start);
+  if (leftovers.ended.length > 0) {
+    const what = 'the invocation left running outside its process group';
     context.logger.log(
       'WARN',
-      `ended ${ended.length === 1 ? 'a process' : `${ended.length} processes`} the invocation left running outside its process group: ${list}; a process started during an invocation ends with it${complete ? '' : ' (they kept starting others: some may still run)'}`,
+      `${describeLeftovers(leftovers, what)}; a process started during an invocation ends with it`,
       invocation.requestId,
     );
   }

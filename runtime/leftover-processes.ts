@@ -55,6 +55,32 @@ export function endLeftovers(
   if (group !== undefined) markers.push(Buffer.from(`_SHLAMBDA_PROCESS=${group}\0`));
   const recent = performance.now() - start.atMs < LIST_AFTER_MS ? start.lastPid : undefined;
   const since = recent !== undefined && group !== undefined ? Math.min(recent, group - 1) : recent;
+  return sweep(procDir, markers, group, since);
+}
+
+/**
+ * Ends what a bash zygote's handler file left running once the zygote has ended: its top level ran with
+ * `_SHLAMBDA_PROCESS` set to the zygote's pid (zygote-bash.sh), which what it started inherits, outside
+ * the zygote's group or in it. What a file starts while loading lives as long as what loaded it.
+ */
+export function endLeftoversOf(pid: number, procDir = '/proc'): LeftoverSweep {
+  return sweep(procDir, [Buffer.from(`_SHLAMBDA_PROCESS=${pid}\0`)], undefined, pid - 1);
+}
+
+/** `a process ... : 27 (sleep)` or `3 processes ... : 27 (sleep), ...`, for a log line; and when the
+ *  search gave up on a process that kept starting others, that some may be left. */
+export function describeLeftovers({ ended, complete }: LeftoverSweep, what: string): string {
+  const list = ended.map(({ pid, command }) => `${pid} (${command})`).join(', ');
+  const count = ended.length === 1 ? 'a process' : `${ended.length} processes`;
+  return `ended ${count} ${what}: ${list}${complete ? '' : ' (they kept starting others: some may still run)'}`;
+}
+
+function sweep(
+  procDir: string,
+  markers: Buffer[],
+  group: number | undefined,
+  since: number | undefined,
+): LeftoverSweep {
   const ended: Leftover[] = [];
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     const window = startedSince(procDir, since, lastPid(procDir));

@@ -14,6 +14,7 @@ import { closeSync, ftruncateSync } from 'node:fs';
 import { constants } from 'node:os';
 import { HandlerLoadError, InternalError } from './errors.ts';
 import { openEventFile } from './event-file.ts';
+import { endLeftoversOf, type LeftoverSweep } from './leftover-processes.ts';
 import { LineSplitter, STACK_TRACE_LINES } from './logger.ts';
 import {
   type Deadline,
@@ -87,6 +88,8 @@ export interface ZygoteOptions {
   /** How many invocations this zygote serves ({@link zygoteSets}). */
   sets: number;
   onStderrLines: (lines: string[], requestId: string | undefined) => void;
+  /** Bash: told what the file's top level had left running when the zygote ended, and was ended then. */
+  onLeftovers?: (sweep: LeftoverSweep, zygotePid: number) => void;
 }
 
 /** How long an exit status above 128 waits for the process's own report of it. */
@@ -224,6 +227,12 @@ export class Zygote {
       this.ownLog(0, log.flush());
       this.ownLog(1, outLog.flush());
       this.zygoteEnded(how, log);
+      // A bash zygote ran the file's top level itself: what that started ends with it.
+      const pid = this.child.pid;
+      if (this.kind === 'bash' && pid !== undefined) {
+        const sweep = endLeftoversOf(pid);
+        if (sweep.ended.length > 0) options.onLeftovers?.(sweep, pid);
+      }
     });
   }
 

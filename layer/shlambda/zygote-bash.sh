@@ -36,6 +36,9 @@ for ((__shlambda_fd = 3; __shlambda_fd < 4 + 5 * __shlambda_sets; __shlambda_fd+
 done
 builtin eval "$__shlambda_move"
 
+# What the file's top level starts carries this shell's pid, so that the runtime can end it once this
+# shell has ended (runtime/leftover-processes.ts); the forked processes drop it.
+builtin export _SHLAMBDA_PROCESS=$$
 # Output of the file's top level is not part of any response: send it to the log.
 # shellcheck disable=SC1090
 source "$__shlambda_file" >&2 </dev/null
@@ -95,7 +98,7 @@ while ((__shlambda_set < __shlambda_sets)); do
     [[ $__shlambda_options == *e* ]] && builtin set -e
     [[ $__shlambda_options == *u* ]] && builtin set -u
     [[ $__shlambda_options == *p* ]] && builtin set -o pipefail
-    builtin unset __shlambda_go __shlambda_line __shlambda_lines __shlambda_close_all __shlambda_move __shlambda_fd __shlambda_signal \
+    builtin unset _SHLAMBDA_PROCESS __shlambda_go __shlambda_line __shlambda_lines __shlambda_close_all __shlambda_move __shlambda_fd __shlambda_signal \
       __shlambda_base __shlambda_set __shlambda_sets __shlambda_file __shlambda_options
     # `$(< /dev/stdin)` reopens the event file, so the function's own stdin still starts at byte 0.
     "$__shlambda_function" "$(< /dev/stdin)"
