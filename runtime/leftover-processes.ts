@@ -24,8 +24,10 @@ export interface SweepStart {
 
 /** A process that keeps forking while it is being looked for is given up on after this many passes. */
 const MAX_PASSES = 3;
-/** Up to this many new pids are looked up one by one; more, and `/proc` is listed instead. */
-const DIRECT_LOOKUPS = 64;
+/** Up to this many new pids are looked up one by one (an invocation takes one to three); more, and
+ *  `/proc` is listed instead: most of them have ended, and a lookup that fails costs about as much as
+ *  listing a few dozen processes. */
+const DIRECT_LOOKUPS = 8;
 /** Past this, an invocation may have gone round the whole pid counter: `/proc` is listed instead. */
 const LIST_AFTER_MS = 1000;
 
