@@ -64,13 +64,17 @@ function prepareSpare(context: LoopContext, slot: number): PreparedHandler | und
   }
 }
 
-/** Runs one invocation and posts exactly one answer for it (or none after a 413: Lambda forbids it). */
+/**
+ * Runs one invocation and posts exactly one answer for it (or none after a 413: Lambda forbids it),
+ * then ends what it left running outside its process group.
+ * @param start where the invocation began, for that search: the last pid before its `GET /next`.
+ */
 export async function serveInvocation(
   context: LoopContext,
   slot: number,
   invocation: Invocation,
-  spare?: PreparedHandler,
-  start: SweepStart = { lastPid: lastPid(), atMs: performance.now() },
+  spare: PreparedHandler | undefined,
+  start: SweepStart,
 ): Promise<void> {
   const running = runSafely(context, slot, invocation, spare);
   // The handler has its event by now (a prepared process has its go): garbage earlier invocations left

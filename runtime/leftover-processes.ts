@@ -45,19 +45,14 @@ const LIST_AFTER_MS = 1000;
  * loop in a forked shell that leads it goes with its child.
  * @param group the invocation's process group (its main process's pid), which is skipped.
  */
-export function endLeftovers(
-  requestId: string,
-  group: number | undefined,
-  start: SweepStart,
-  procDir = '/proc',
-): LeftoverSweep {
+export function endLeftovers(requestId: string, group: number | undefined, start: SweepStart): LeftoverSweep {
   const markers = [Buffer.from(`LAMBDA_REQUEST_ID=${requestId}\0`)];
   // A prepared process names itself in what its file's top level starts, before the invocation's
   // variables exist (function-*.{php,mjs}, zygote-*.{py,pl,rb}); those processes came after its pid.
   if (group !== undefined) markers.push(Buffer.from(`_SHLAMBDA_PROCESS=${group}\0`));
   const recent = performance.now() - start.atMs < LIST_AFTER_MS ? start.lastPid : undefined;
   const since = recent !== undefined && group !== undefined ? Math.min(recent, group - 1) : recent;
-  return sweep(procDir, markers, group, since);
+  return sweep(markers, group, since);
 }
 
 /**
@@ -65,8 +60,8 @@ export function endLeftovers(
  * `_SHLAMBDA_PROCESS` set to the zygote's pid (zygote-bash.sh), which what it started inherits, outside
  * the zygote's group or in it. What a file starts while loading lives as long as what loaded it.
  */
-export function endLeftoversOf(pid: number, procDir = '/proc'): LeftoverSweep {
-  return sweep(procDir, [Buffer.from(`_SHLAMBDA_PROCESS=${pid}\0`)], undefined, pid - 1);
+export function endLeftoversOf(pid: number): LeftoverSweep {
+  return sweep([Buffer.from(`_SHLAMBDA_PROCESS=${pid}\0`)], undefined, pid - 1);
 }
 
 /** `a process ... : 27 (sleep)` or `3 processes ... : 27 (sleep), ...`, for a log line; and when the
@@ -77,16 +72,11 @@ export function describeLeftovers({ ended, complete }: LeftoverSweep, what: stri
   return `ended ${count} ${what}: ${list}${complete ? '' : ' (they kept starting others: some may still run)'}`;
 }
 
-function sweep(
-  procDir: string,
-  markers: Buffer[],
-  group: number | undefined,
-  since: number | undefined,
-): LeftoverSweep {
+function sweep(markers: Buffer[], group: number | undefined, since: number | undefined): LeftoverSweep {
   const ended: Leftover[] = [];
   for (let pass = 0; pass < MAX_PASSES; pass++) {
-    const window = startedSince(procDir, since, lastPid(procDir));
-    const found = findMarked(procDir, markers, group, window.pids);
+    const window = startedSince(since, lastPid());
+    const found = findMarked(markers, group, window.pids);
     if (found.length === 0) return { ended, complete: true };
     for (const { leftover, pgrp } of found) {
       if (!ended.some((known) => known.pid === leftover.pid)) ended.push(leftover);
@@ -103,8 +93,8 @@ function sweep(
  * an invocation leaves behind has a later pid than the one read before its event, so the search need
  * not read the environment of every process there is (80 of them here: 0.7 ms of CPU per invocation).
  */
-export function lastPid(procDir = '/proc'): number | undefined {
-  const last = Number(read(`${procDir}/loadavg`)?.toString('latin1').trim().split(' ')[4]);
+export function lastPid(): number | undefined {
+  const last = Number(read('/proc/loadavg')?.toString('latin1').trim().split(' ')[4]);
   return Number.isInteger(last) && last > 0 ? last : undefined;
 }
 
@@ -114,22 +104,21 @@ export function lastPid(procDir = '/proc'): number | undefined {
  * every process there is when `since` is not known.
  */
 function startedSince(
-  procDir: string,
   since: number | undefined,
   now: number | undefined,
 ): { pids: number[]; isNew: (pid: number) => boolean } {
-  if (since === undefined || now === undefined) return { pids: listed(procDir), isNew: () => true };
+  if (since === undefined || now === undefined) return { pids: listed(), isNew: () => true };
   const isNew =
     now >= since ? (pid: number) => pid > since && pid <= now : (pid: number) => pid > since || pid <= now;
   if (now >= since && now - since <= DIRECT_LOOKUPS) {
     return { pids: Array.from({ length: now - since }, (_, index) => since + 1 + index), isNew };
   }
-  return { pids: listed(procDir).filter(isNew), isNew };
+  return { pids: listed().filter(isNew), isNew };
 }
 
-function listed(procDir: string): number[] {
+function listed(): number[] {
   try {
-    return readdirSync(procDir)
+    return readdirSync('/proc')
       .filter((name) => name.charCodeAt(0) >= 48 && name.charCodeAt(0) <= 57)
       .map(Number);
   } catch {
@@ -138,7 +127,6 @@ function listed(procDir: string): number[] {
 }
 
 function findMarked(
-  procDir: string,
   markers: Buffer[],
   group: number | undefined,
   pids: number[],
@@ -147,17 +135,17 @@ function findMarked(
   for (const pid of pids) {
     // The invocation's main process is its group's, and this runtime is not the function's.
     if (pid === process.pid || pid === group) continue;
-    const environ = read(`${procDir}/${pid}/environ`);
+    const environ = read(`/proc/${pid}/environ`);
     if (!markers.some((marker) => hasEntry(environ, marker))) continue;
     // A pid looked up by number may be a thread's, which belongs to a process found by its own pid.
-    const tgid = /^Tgid:\s*(\d+)$/m.exec(read(`${procDir}/${pid}/status`)?.toString('latin1') ?? '')?.[1];
+    const tgid = /^Tgid:\s*(\d+)$/m.exec(read(`/proc/${pid}/status`)?.toString('latin1') ?? '')?.[1];
     if (Number(tgid) !== pid) continue;
-    const stat = read(`${procDir}/${pid}/stat`)?.toString('latin1');
+    const stat = read(`/proc/${pid}/stat`)?.toString('latin1');
     // `pid (comm) state ppid pgrp ...`: comm may hold spaces and parentheses, so count from the last ')'.
     const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
     const pgrp = Number(fields?.[2]);
     if (!Number.isInteger(pgrp) || pgrp === group) continue;
-    const command = read(`${procDir}/${pid}/comm`)?.toString('utf8').trim() ?? '?';
+    const command = read(`/proc/${pid}/comm`)?.toString('utf8').trim() ?? '?';
     found.push({ leftover: { pid, command }, pgrp });
   }
   return found;
@@ -180,8 +168,9 @@ function kill(target: number): void {
   }
 }
 
-/** Where the /proc files are read into: they are small, and read on every invocation. */
-const scratch = Buffer.allocUnsafe(64 * 1024);
+/** Where the /proc files are read into: they are small, and read on every invocation. Made on first
+ *  use, not while the runtime starts. */
+let scratch: Buffer | undefined;
 
 /**
  * A /proc file's bytes, in a buffer that the next call reuses; a file too large for it is read whole.
@@ -195,12 +184,14 @@ function read(file: string): Buffer | undefined {
     return undefined;
   }
   try {
+    scratch ??= Buffer.allocUnsafe(64 * 1024);
+    const into = scratch;
     let length = 0;
     for (;;) {
-      const got = readSync(fd, scratch, length, scratch.length - length, null);
-      if (got === 0) return scratch.subarray(0, length);
+      const got = readSync(fd, into, length, into.length - length, null);
+      if (got === 0) return into.subarray(0, length);
       length += got;
-      if (length === scratch.length) return readFileSync(file);
+      if (length === into.length) return readFileSync(file);
     }
   } catch {
     return undefined;

@@ -228,8 +228,7 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
     release();
     for (const timer of timers) clearTimeout(timer);
     options.onSettled?.();
-    const group = options.pid();
-    resolveResult(group === undefined ? outcomeOfRun : { ...outcomeOfRun, group });
+    resolveResult({ ...outcomeOfRun, group: options.pid() });
   };
 
   const finish = (): void => {
@@ -378,7 +377,7 @@ export function requireAnswer(result: RunResult): RunResult {
       failure,
       'without an answer: in function mode the response is what the function returns, so return a value instead of exiting',
     ),
-    ...(result.group === undefined ? {} : { group: result.group }),
+    group: result.group,
   };
 }
 

@@ -50,7 +50,7 @@ export async function runCgiInvocation(
 
   const result: RunResult = await runHandlerOnce(context, slot, invocation, request.body, env);
   // The answer below is made from the script's output; the group it ran in goes with it.
-  const ran = result.group === undefined ? {} : { group: result.group };
+  const { group } = result;
 
   let cgi: CgiResponse;
   let durationMs: number;
@@ -60,7 +60,7 @@ export async function runCgiInvocation(
       cgi = parseCgiOutput(output);
     } catch (error) {
       logOutput(context, invocation, output);
-      return { ok: false, error: error as InvalidCgiResponseError, ...ran };
+      return { ok: false, error: error as InvalidCgiResponseError, group };
     }
     durationMs = result.durationMs;
   } else {
@@ -90,9 +90,9 @@ export async function runCgiInvocation(
     tooLarge.trace.push(
       `The script wrote a ${cgi.body.length}-byte body${response.isBase64Encoded ? ', base64-encoded as it is binary' : ''}`,
     );
-    return { ok: false, error: tooLarge, ...ran };
+    return { ok: false, error: tooLarge, group };
   }
-  return { ok: true, chunks: [json], bytes: json.length, durationMs, ...ran };
+  return { ok: true, chunks: [json], bytes: json.length, durationMs, group };
 }
 
 /** `SCRIPT_NAME` without the leading `/`: the handler as configured (`index.php`, `cgi-bin/app`). */
