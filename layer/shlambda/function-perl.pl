@@ -127,6 +127,13 @@ sub read_event {
   return undef if !defined $raw || $raw !~ /\S/;
   my $event = eval { decode_json_text($raw) };
   return $event if !$@;
+  # JSON all the same (both decoders stop at 512 levels): handed over as a string, it would be a
+  # different event.
+  die {
+    type    => 'Runtime.UnmarshalError',
+    message => 'Unable to unmarshal input: the event is nested more than 512 levels deep',
+    trace   => [],
+  } if $@ =~ /maximum nesting level/;
   utf8::decode($raw);
   return $raw;
 }

@@ -109,6 +109,9 @@ function jsonEnv(string $name): ?array
     return is_array($decoded) ? $decoded : null;
 }
 
+/** How deep an event's JSON may nest: json_decode's default. */
+const EVENT_DEPTH = 512;
+
 function readEvent(): mixed
 {
     $raw = stream_get_contents(Channels::$event);
@@ -116,8 +119,15 @@ function readEvent(): mixed
         return null;
     }
     try {
-        return json_decode($raw, true, 512, JSON_THROW_ON_ERROR);
-    } catch (\JsonException) {
+        return json_decode($raw, true, EVENT_DEPTH, JSON_THROW_ON_ERROR);
+    } catch (\JsonException $error) {
+        if ($error->getCode() === JSON_ERROR_DEPTH) {
+            // JSON all the same: handed over as a string, it would be a different event.
+            throw new HandlerFailure(
+                'Runtime.UnmarshalError',
+                'Unable to unmarshal input: the event is nested more than ' . EVENT_DEPTH . ' levels deep',
+            );
+        }
         return $raw;
     }
 }

@@ -99,6 +99,13 @@ def read_event():
         return None
     try:
         return json.loads(raw)
+    except RecursionError:
+        # JSON all the same: handed over as a string, it would be a different event.
+        raise HandlerFailure(
+            "Runtime.UnmarshalError",
+            f"Unable to unmarshal input: the event is nested deeper than Python's json module decodes"
+            f" (its recursion limit, {sys.getrecursionlimit()})",
+        ) from None
     except ValueError:
         return raw.decode("utf-8", "replace")
 

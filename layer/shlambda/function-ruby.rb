@@ -74,11 +74,19 @@ module Shlambda
     nil
   end
 
+  # How deep an event's (and a response's) JSON may nest: PHP's and Perl's limit (Ruby's default is 100).
+  EVENT_DEPTH = 512
+
   def read_event
     raw = STDIN.binmode.read.force_encoding(Encoding::UTF_8)
     return nil if raw.strip.empty?
 
-    JSON.parse(raw)
+    JSON.parse(raw, max_nesting: EVENT_DEPTH)
+  rescue JSON::NestingError
+    # JSON all the same: handed over as a String, it would be a different event.
+    raise HandlerFailure.new(
+      'Runtime.UnmarshalError', "Unable to unmarshal input: the event is nested more than #{EVENT_DEPTH} levels deep"
+    )
   rescue JSON::ParserError
     raw.scrub
   end
@@ -112,7 +120,7 @@ module Shlambda
   end
 
   def encode_result(result)
-    JSON.generate(result)
+    JSON.generate(result, max_nesting: EVENT_DEPTH)
   rescue StandardError => e
     raise HandlerFailure.new('Runtime.MarshalError', "Unable to marshal response: #{e.class}: #{e.message}")
   end

@@ -33,6 +33,8 @@ interface Language {
   failType: string;
   /** Source that does not compile (written by the test: Biome would refuse a broken .mjs in the tree). */
   syntaxError: string;
+  /** Whether its JSON decoder stops at some depth (512 levels, Python's at its recursion limit). */
+  limitsEventDepth: boolean;
 }
 
 const LANGUAGES: Language[] = [
@@ -45,6 +47,7 @@ const LANGUAGES: Language[] = [
     ext: 'py',
     failType: 'ValueError',
     syntaxError: 'def handler(event, context):\n    return {"unclosed": [1, 2}\n',
+    limitsEventDepth: true,
   },
   {
     name: 'php',
@@ -55,6 +58,7 @@ const LANGUAGES: Language[] = [
     ext: 'php',
     failType: 'RuntimeException',
     syntaxError: '<?php\nfunction handler($event, $context) {\n    return [1, 2;\n}\n',
+    limitsEventDepth: true,
   },
   {
     name: 'ruby',
@@ -65,6 +69,7 @@ const LANGUAGES: Language[] = [
     ext: 'rb',
     failType: 'ArgumentError',
     syntaxError: 'def handler(event:, context:)\n  { unclosed: [1, 2 }\nend\n',
+    limitsEventDepth: true,
   },
   {
     name: 'perl',
@@ -75,6 +80,7 @@ const LANGUAGES: Language[] = [
     ext: 'pl',
     failType: 'My::Error',
     syntaxError: 'sub handler {\n  return { unclosed => [1, 2 };\n}\n1;\n',
+    limitsEventDepth: true,
   },
   {
     // The same shim where Perl has no Cpanel::JSON::XS: it falls back to JSON::PP, part of core Perl.
@@ -87,6 +93,7 @@ const LANGUAGES: Language[] = [
     ext: 'pl',
     failType: 'My::Error',
     syntaxError: 'sub handler {\n  return { unclosed => [1, 2 };\n}\n1;\n',
+    limitsEventDepth: true,
   },
   {
     name: 'node',
@@ -97,6 +104,7 @@ const LANGUAGES: Language[] = [
     ext: 'mjs',
     failType: 'TypeError',
     syntaxError: 'export const handler = async (event) => {\n  return { unclosed: [1, 2 };\n};\n',
+    limitsEventDepth: false,
   },
 ];
 
@@ -331,6 +339,21 @@ describe.each(LANGUAGES)('$title function shim', (language) => {
   it('passes an event that is not JSON as a string', async () => {
     const run = await runShim(language, functionsFile(language), 'report', 'name=Ada&not json {');
     expect((responseOf(run) as Report).event).toBe('name=Ada&not json {');
+  });
+
+  it('decodes an event nested 300 levels deep, and one deeper than its decoder takes is Runtime.UnmarshalError', async () => {
+    const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    let event = (
+      responseOf(await runShim(language, functionsFile(language), 'report', nested(300))) as Report
+    ).event;
+    let depth = 0;
+    for (; Array.isArray(event); depth++) event = event[0];
+    expect(depth).toBe(300);
+    if (!language.limitsEventDepth) return;
+    // Before, Ruby, PHP and Perl handed the function the JSON text as a string, and Python crashed.
+    const error = errorOf(await runShim(language, functionsFile(language), 'report', nested(100_000)));
+    expect(error.errorType).toBe('Runtime.UnmarshalError');
+    expect(error.errorMessage).toMatch(/^Unable to unmarshal input: the event is nested (more|deeper) than/);
   });
 
   it('passes an empty event as null', async () => {
