@@ -30,9 +30,6 @@ const DRAIN_CAP_MS = 100;
  *  only a stalled runtime takes long; past this the invocation fails rather than answer part of them. */
 const REPORTED_BYTES_CAP_MS = 1000;
 
-/** Largest stdout, on a failed run, that is read as a handler-chosen error object. */
-const ERROR_OBJECT_MAX_BYTES = 256 * 1024;
-
 export interface StartOptions {
   command: string;
   args: readonly string[];
@@ -387,7 +384,9 @@ function reportedError(
   bytes: number,
   stderrTail: string[],
 ): HandlerReportedError | undefined {
-  if (bytes === 0 || bytes > ERROR_OBJECT_MAX_BYTES || chunks[0]?.[0] !== 0x7b /* { */) return undefined;
+  // Whatever its size (it is within the response limit, or this is not reached): a shim reports an
+  // exception with a message of megabytes this way too, and its type must not be lost.
+  if (bytes === 0 || chunks[0]?.[0] !== 0x7b /* { */) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));

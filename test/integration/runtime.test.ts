@@ -79,6 +79,7 @@ handler() {
     sigterm) printf partial; kill -TERM $BASHPID; sleep 1 ;;
     own-trap) trap 'echo bye >&2' EXIT; exit 200 ;;
     custom) printf '{"errorType":"Validation.MissingName","errorMessage":"name is required"}'; exit 3 ;;
+    custom-huge) printf '{"errorType":"Validation.Huge","errorMessage":"%s"}' "$(head -c 1000000 /dev/zero | tr '\\0' x)"; exit 3 ;;
     binary) printf 'a\\0b\\r\\nc\\377' ;;
     huge) head -c 7000000 /dev/zero ;;
     sleep-with-child) sleep 300 & echo $! > /tmp/child.pid; sleep 300 ;;
@@ -186,6 +187,11 @@ describe('failures are distinct, documented errors', () => {
     const f = await fn(MULTI, 'function.handler');
     const error = errorOf((await f.invoke('custom')).outcome);
     expect(error).toMatchObject({ errorType: 'Validation.MissingName', errorMessage: 'name is required' });
+    // However long its message (a shim reports an exception this way too): before, past 256 KiB the
+    // object was not read, and the error was a bare Function.ExitError.
+    const huge = errorOf((await f.invoke('custom-huge')).outcome);
+    expect(huge.errorType).toBe('Validation.Huge');
+    expect(huge.errorMessage).toBe('x'.repeat(1_000_000));
   });
 
   it('stops a handler that sleeps past the deadline, child included, and stays warm', async () => {
