@@ -77,7 +77,11 @@ function sweep(markers: Buffer[], group: number | undefined, since: number | und
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     const window = startedSince(since, lastPid());
     const found = findMarked(markers, group, window.pids);
-    if (found.length === 0) return { ended, complete: true };
+    // Only what was killed already, and is still on its way out: nothing new was started.
+    if (found.every(({ leftover }) => ended.some((known) => known.pid === leftover.pid))) {
+      for (const { leftover } of found) kill(leftover.pid);
+      return { ended, complete: true };
+    }
     for (const { leftover, pgrp } of found) {
       if (!ended.some((known) => known.pid === leftover.pid)) ended.push(leftover);
       kill(leftover.pid);

@@ -1165,6 +1165,27 @@ describe("a process that leaves its invocation's process group", () => {
       '30104',
     ],
     [
+      'PHP, a forked child in a session of its own',
+      {
+        'app.php': [
+          '<?php',
+          'function handler($event, $context) {',
+          '    $pid = pcntl_fork();',
+          '    if ($pid === 0) {',
+          '        posix_setsid();',
+          "        pcntl_exec('/bin/sleep', ['30109']);",
+          '    }',
+          "    // Until it runs the command, which has the invocation's environment (a fork has what PHP started with).",
+          '    while (trim((string) @file_get_contents("/proc/{$pid}/comm")) !== "sleep") {}',
+          "    return 'ok';",
+          '}',
+          '',
+        ].join('\n'),
+      },
+      'app.handler',
+      '30109',
+    ],
+    [
       'script mode, which starts a process on each event',
       {
         'run.sh': {
@@ -1193,6 +1214,8 @@ describe("a process that leaves its invocation's process group", () => {
         );
         // What it was called when it was found: `setsid` may not have run its command yet.
         expect(line).toMatch(/outside its process group: \d+ \((sleep|sh|setsid)\)/);
+        // Everything it found was ended: a process found again on its way out is not a new one.
+        expect(line).not.toContain('some may still run');
       },
       { timeout: 5_000, interval: 20 },
     );
