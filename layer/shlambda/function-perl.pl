@@ -251,6 +251,9 @@ sub await_invocation {
   my $go = '';
   # The runtime discarded this process before using it.
   exit 0 unless sysread($control, $go, 1) && $go eq 'G';
+  # The program's start time (what -M, -A and -C count from) is the invocation's, not the time this
+  # process was started or forked, ahead of its event.
+  $^T = time;
   close $control;
   open(my $context, '<&=', 4) or exit 0;
   binmode $context;

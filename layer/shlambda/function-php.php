@@ -83,6 +83,9 @@ final class Channels
     public static $control = null;
     /** What finish() reports once the process's code has all run: [status, bytes of the result]. */
     public static ?array $report = null;
+    /** Whether the shutdown functions all ran, none of them calling exit(): only then is the status
+     *  finish() gave the process's. */
+    public static bool $shutdownDone = false;
     /** Descriptor of the context file, read at the go. */
     public static int $contextFd = 4;
 }
@@ -233,7 +236,11 @@ function finish(string $data, int $status): never
  */
 function endForked(): void
 {
-    // Without a report the function called exit() itself: its status is PHP's to give, at its own end.
+    // Without a report the function called exit() itself, or a shutdown function did after its answer:
+    // the status is PHP's to give, at its own end.
+    if (!Channels::$shutdownDone) {
+        Channels::$report = null;
+    }
     $skipTeardown = Channels::$report !== null && canSkipTeardown();
     if ($skipTeardown) {
         finishWhatIsLeftOpen();
@@ -351,8 +358,15 @@ function setUp(): void
         $phase = Phase::$now;
         $error = error_get_last();
         if ($phase === 'done' || $error === null || !($error['type'] & (E_ERROR | E_PARSE | E_CORE_ERROR | E_COMPILE_ERROR))) {
+            // Registered now, it runs after every shutdown function the function registered, unless one
+            // of them ends PHP (exit(5), an uncaught exception): then that status is the process's.
+            register_shutdown_function(static function (): void {
+                Channels::$shutdownDone = true;
+            });
             return;
         }
+        // This failure's report decides the status; nothing after it runs.
+        Channels::$shutdownDone = true;
         $errorType = match (true) {
             $phase === 'call' => 'Runtime.FatalError',
             $error['type'] === E_PARSE || $error['type'] === E_COMPILE_ERROR => 'Runtime.UserCodeSyntaxError',
@@ -375,11 +389,18 @@ function awaitInvocation($control): void
         // The runtime discarded this process before using it.
         exit(0);
     }
+    // The request starts now, not when this process was started or forked, ahead of its event.
+    $_SERVER['REQUEST_TIME_FLOAT'] = microtime(true);
+    $_SERVER['REQUEST_TIME'] = (int) $_SERVER['REQUEST_TIME_FLOAT'];
+    // $_ENV holds the environment only where variables_order says so (php.ini-production: it does not).
+    $fillEnv = str_contains((string) ini_get('variables_order'), 'E');
     foreach (explode("\n", (string) file_get_contents('php://fd/' . Channels::$contextFd)) as $line) {
         [$name, $value] = array_pad(explode('=', $line, 2), 2, null);
         if ($value !== null && (str_starts_with($name, 'LAMBDA_') || $name === '_X_AMZN_TRACE_ID')) {
             putenv("$name=$value");
-            $_ENV[$name] = $value;
+            if ($fillEnv) {
+                $_ENV[$name] = $value;
+            }
             $_SERVER[$name] = $value;
         }
     }
@@ -426,6 +447,12 @@ function runForked(string $file, string $name, int $base, $done): never
     Channels::$contextFd = $base + 1;
     Channels::$result = fopen('php://fd/' . ($base + 2), 'w');
     Channels::$go = fopen('php://fd/' . ($base + 4), 'r+');
+    // How it was started, as a php of its own would show it: this file, the handler file, the function.
+    $GLOBALS['argv'] = $_SERVER['argv'] = [__FILE__, $file, $name];
+    $GLOBALS['argc'] = $_SERVER['argc'] = 3;
+    foreach (['SCRIPT_FILENAME', 'SCRIPT_NAME', 'PHP_SELF', 'PATH_TRANSLATED'] as $key) {
+        $_SERVER[$key] = __FILE__;
+    }
     markProcess();
     setUp();
     run($file, $name, Channels::$go);
@@ -441,7 +468,7 @@ function markProcess(): void
 }
 
 // zygote-php.php loads this file for its functions and calls runForked() in each process it forks.
-if (!defined('SHLAMBDA_ZYGOTE')) {
+if (!defined('Shlambda\\Zygote\\ACTIVE')) {
     Channels::$event = STDIN;
     Channels::$result = STDOUT;
     setUp();

@@ -5,6 +5,10 @@
 # fd 3 is the runtime's socket, for lines R, P <set> <pid>, X <set> <code> and K <set> <signal>; set i
 # is at fds 4 + 5i: event file, context file, stdout, stderr, go socket.
 
+# Its own package: the handler file loads into main in the forked process, where a sub of the same
+# name would be a redefinition.
+package Shlambda::Zygote;
+
 use strict;
 use warnings;
 use POSIX ();

@@ -26,13 +26,17 @@
 // set's process is forked once the one before has said, on a socket of this process's, that none of
 // its code is left to run, or has ended.
 
-const SHLAMBDA_ZYGOTE = true;
+//
+// Its names are in a namespace of their own, and its variables in functions: the handler file loads into
+// the forked process, where a function or constant of the same name would be declared twice, and
+// $GLOBALS would show this process's variables.
+
+namespace Shlambda\Zygote;
+
+/** Tells the shim (function-php.php) that it is loaded for its functions, not run. */
+const ACTIVE = true;
 const SET_SIZE = 5;
 const FIRST_SET_FD = 4;
-
-[, $shim, $file, $function, $sets] = $argv;
-$sets = (int) $sets;
-require $shim;
 
 /**
  * Returns a function that closes descriptors first..last through libc, since PHP closes only what it
@@ -40,19 +44,19 @@ require $shim;
  * call for a whole range (glibc 2.34, Linux 5.9); close(2) one by one where it is not there.
  * @return (Closure(int, int): void)|null
  */
-function descriptorCloser(): ?Closure
+function descriptorCloser(): ?\Closure
 {
-    if (!class_exists(FFI::class)) {
+    if (!class_exists(\FFI::class)) {
         return null;
     }
     try {
-        $close = FFI::cdef('int close(int fd);');
-    } catch (Throwable) {
+        $close = \FFI::cdef('int close(int fd);');
+    } catch (\Throwable) {
         return null;
     }
     try {
-        $range = FFI::cdef('int close_range(unsigned int first, unsigned int last, int flags);');
-    } catch (Throwable) {
+        $range = \FFI::cdef('int close_range(unsigned int first, unsigned int last, int flags);');
+    } catch (\Throwable) {
         $range = null;
     }
     return static function (int $first, int $last) use ($close, $range): void {
@@ -65,25 +69,20 @@ function descriptorCloser(): ?Closure
     };
 }
 
-$control = fopen('php://fd/3', 'w');
-$closeDescriptors = descriptorCloser();
-// A disabled function (disable_functions) does not exist either.
-$missing = array_filter([
-    function_exists('pcntl_fork') ? null : 'pcntl (or pcntl_fork is disabled)',
-    function_exists('posix_setpgid') && function_exists('posix_kill') ? null : 'posix',
-    $closeDescriptors !== null ? null : 'FFI (or ffi.enable is 0), to close the other invocations\' descriptors',
-]);
-if ($missing !== []) {
-    // Without them no process can be forked, given a group of its own or rid of the other sets'
-    // descriptors: this one is the prestarted process for set 0 (the runtime made it the leader of its
-    // own group), and the runtime starts a new php for each invocation after it, one with only its own.
-    fwrite(STDERR, 'shlambda: this PHP lacks ' . implode('; ', $missing) . ': each invocation gets a new php '
-        . "instead of a process forked from a started one, which is slower\n");
-    fwrite($control, "N\nR\nP 0 " . getmypid() . "\n");
-    fclose($control);
-    \Shlambda\runForked($file, $function, FIRST_SET_FD, null);
+/**
+ * Puts SIGCHLD back to the kernel's default through libc: `pcntl_signal(SIGCHLD, SIG_DFL)` leaves PHP's
+ * own handler installed (/proc/self/status still shows the signal caught), and a caught SIGCHLD cuts a
+ * function's sleep() short whenever a command it started ends, as it would not in a php of its own.
+ */
+function defaultChildSignal(): void
+{
+    try {
+        \FFI::cdef('typedef void (*handler_t)(int); handler_t signal(int signum, handler_t handler);')
+            ->signal(SIGCHLD, null);
+    } catch (\Throwable) {
+        // FFI was there to close the descriptors with (descriptorCloser), so this does not happen.
+    }
 }
-fwrite($control, "R\n");
 
 /**
  * Forks the process for one set: it loads the file and waits for its invocation. Returns its pid and
@@ -92,7 +91,7 @@ fwrite($control, "R\n");
  * what the function left open and ends itself without PHP's teardown (function-php.php says why).
  * @return array{int, resource}
  */
-function forkSet(int $set, int $sets, $control, string $file, string $function, Closure $closeDescriptors): array
+function forkSet(int $set, int $sets, $control, string $file, string $function, \Closure $closeDescriptors): array
 {
     [$mine, $theirs] = stream_socket_pair(STREAM_PF_UNIX, STREAM_SOCK_STREAM, STREAM_IPPROTO_IP);
     $pid = pcntl_fork();
@@ -104,6 +103,7 @@ function forkSet(int $set, int $sets, $control, string $file, string $function, 
         fclose($control);
         fclose($mine);
         pcntl_signal(SIGCHLD, SIG_DFL);
+        defaultChildSignal();
         pcntl_async_signals(false);
         posix_setpgid(0, 0);
         $own = FIRST_SET_FD + SET_SIZE * $set;
@@ -137,69 +137,99 @@ function reaped(int $pid, int $status, int $set, $control, bool $unmarked): void
     }
 }
 
-// So two processes may live at once, one in its teardown and one waiting for its event. A SIGCHLD only
-// needs to interrupt the wait for the newest one's `D`.
-pcntl_async_signals(true);
-pcntl_signal(SIGCHLD, static function (): void {});
-$live = [];
-$nextSet = 0;
-[$newest, $done] = forkSet($nextSet, $sets, $control, $file, $function, $closeDescriptors);
-$live[$newest] = $nextSet++;
-// Whether the newest process's log has its end mark: it wrote it before its `D`, or this process did
-// once it was reaped without one. The next process is forked only then, so its log starts after it.
-$newestMarked = false;
-while ($live !== []) {
-    if ($done !== null) {
-        $read = [$done];
-        $write = $except = null;
-        // Woken by its `D`, by a SIGCHLD, or after 50 ms at the latest (a SIGCHLD just before the wait).
-        if (@stream_select($read, $write, $except, 0, 50_000) > 0) {
-            // `D`, or the end of the socket (it died): either way none of its code will run any more.
-            $newestMarked = fread($done, 1) === 'D';
-            fclose($done);
-            $done = null;
-        }
-    } elseif ($newestMarked) {
-        // Nothing left to fork: wait for the rest to end.
-        $pid = pcntl_waitpid(-1, $status);
-        if ($pid > 0) {
-            reaped($pid, $status, $live[$pid], $control, false);
-            unset($live[$pid]);
-        }
+/** The zygote's work: the shim loaded, then one process forked per set, each reported and reaped. */
+function main(string $shim, string $file, string $function, int $sets): void
+{
+    require $shim;
+    $control = fopen('php://fd/3', 'w');
+    $closeDescriptors = descriptorCloser();
+    // A disabled function (disable_functions) does not exist either.
+    $missing = array_filter([
+        function_exists('pcntl_fork') ? null : 'pcntl (or pcntl_fork is disabled)',
+        function_exists('posix_setpgid') && function_exists('posix_kill') ? null : 'posix',
+        $closeDescriptors !== null
+            ? null
+            : 'FFI (or ffi.enable is 0), to close the other invocations\' descriptors',
+    ]);
+    if ($missing !== []) {
+        // Without them no process can be forked, given a group of its own or rid of the other sets'
+        // descriptors: this one is the prestarted process for set 0 (the runtime made it the leader of its
+        // own group), and the runtime starts a new php for each invocation after it, one with only its own.
+        fwrite(STDERR, 'shlambda: this PHP lacks ' . implode('; ', $missing)
+            . ': each invocation gets a new php '
+            . "instead of a process forked from a started one, which is slower\n");
+        fwrite($control, "N\nR\nP 0 " . getmypid() . "\n");
+        fclose($control);
+        \Shlambda\runForked($file, $function, FIRST_SET_FD, null);
     }
-    while (($pid = pcntl_waitpid(-1, $status, WNOHANG)) > 0) {
-        if ($pid === $newest && !$newestMarked && $done !== null) {
-            // A process ends itself right after its `D`, which may not have been read yet: the byte
-            // outlives the process. Without waiting: one that died without it may have left a child
-            // that holds the socket, and no end of file comes while that child lives.
-            stream_set_blocking($done, false);
-            $newestMarked = fread($done, 1) === 'D';
-            fclose($done);
-            $done = null;
-        }
-        $unmarked = $pid === $newest && !$newestMarked;
-        reaped($pid, $status, $live[$pid], $control, $unmarked);
-        unset($live[$pid]);
-        if ($pid === $newest) {
-            $newestMarked = true;
-            if ($done !== null) {
+    fwrite($control, "R\n");
+
+    // So two processes may live at once, one in its teardown and one waiting for its event. A SIGCHLD only
+    // needs to interrupt the wait for the newest one's `D`.
+    pcntl_async_signals(true);
+    pcntl_signal(SIGCHLD, static function (): void {});
+    $live = [];
+    $nextSet = 0;
+    [$newest, $done] = forkSet($nextSet, $sets, $control, $file, $function, $closeDescriptors);
+    $live[$newest] = $nextSet++;
+    // Whether the newest process's log has its end mark: it wrote it before its `D`, or this process did
+    // once it was reaped without one. The next process is forked only then, so its log starts after it.
+    $newestMarked = false;
+    while ($live !== []) {
+        if ($done !== null) {
+            $read = [$done];
+            $write = $except = null;
+            // Woken by its `D`, by a SIGCHLD, or after 50 ms at the latest (a SIGCHLD just before the wait).
+            if (@stream_select($read, $write, $except, 0, 50_000) > 0) {
+                // `D`, or the end of the socket (it died): either way none of its code will run any more.
+                $newestMarked = fread($done, 1) === 'D';
                 fclose($done);
                 $done = null;
             }
+        } elseif ($newestMarked) {
+            // Nothing left to fork: wait for the rest to end.
+            $pid = pcntl_waitpid(-1, $status);
+            if ($pid > 0) {
+                reaped($pid, $status, $live[$pid], $control, false);
+                unset($live[$pid]);
+            }
         }
-    }
-    if ($done === null && !$newestMarked && isset($live[$newest])) {
-        // It closed its socket without a `D` and has not been reaped yet: wait for its end.
-        $pid = pcntl_waitpid($newest, $status);
-        if ($pid === $newest) {
-            reaped($pid, $status, $live[$pid], $control, true);
+        while (($pid = pcntl_waitpid(-1, $status, WNOHANG)) > 0) {
+            if ($pid === $newest && !$newestMarked && $done !== null) {
+                // A process ends itself right after its `D`, which may not have been read yet: the byte
+                // outlives the process. Without waiting: one that died without it may have left a child
+                // that holds the socket, and no end of file comes while that child lives.
+                stream_set_blocking($done, false);
+                $newestMarked = fread($done, 1) === 'D';
+                fclose($done);
+                $done = null;
+            }
+            $unmarked = $pid === $newest && !$newestMarked;
+            reaped($pid, $status, $live[$pid], $control, $unmarked);
             unset($live[$pid]);
-            $newestMarked = true;
+            if ($pid === $newest) {
+                $newestMarked = true;
+                if ($done !== null) {
+                    fclose($done);
+                    $done = null;
+                }
+            }
         }
-    }
-    if ($done === null && $newestMarked && $nextSet < $sets) {
-        [$newest, $done] = forkSet($nextSet, $sets, $control, $file, $function, $closeDescriptors);
-        $live[$newest] = $nextSet++;
-        $newestMarked = false;
+        if ($done === null && !$newestMarked && isset($live[$newest])) {
+            // It closed its socket without a `D` and has not been reaped yet: wait for its end.
+            $pid = pcntl_waitpid($newest, $status);
+            if ($pid === $newest) {
+                reaped($pid, $status, $live[$pid], $control, true);
+                unset($live[$pid]);
+                $newestMarked = true;
+            }
+        }
+        if ($done === null && $newestMarked && $nextSet < $sets) {
+            [$newest, $done] = forkSet($nextSet, $sets, $control, $file, $function, $closeDescriptors);
+            $live[$newest] = $nextSet++;
+            $newestMarked = false;
+        }
     }
 }
+
+main($argv[1], $argv[2], $argv[3], (int) $argv[4]);

@@ -10,26 +10,31 @@
 # What the shim requires, loaded once here so that each fork finds it loaded.
 require 'json'
 
-SET_SIZE = 5
-FIRST_SET_FD = 4
+# Locals, not constants: a constant here would be the handler file's too (Object's), and one it defines
+# of the same name would be a redefinition.
+set_size = 5
+first_set_fd = 4
 
 shim, file, function, sets = ARGV[0], ARGV[1], ARGV[2], Integer(ARGV[3])
 # The shim compiled once (CRuby): a forked process runs its top level without parsing it again, about
 # 0.5 ms of CPU each (a 960-invocation run: latency p50 3.83-3.88 -> 3.10-3.17 ms).
 shim_code = defined?(RubyVM::InstructionSequence) ? RubyVM::InstructionSequence.compile_file(shim) : nil
-last_fd = FIRST_SET_FD + (SET_SIZE * sets) - 1
+last_fd = first_set_fd + (set_size * sets) - 1
 control = IO.for_fd(3, 'w', autoclose: false)
 control.sync = true
 control.write("R\n")
 
 sets.times do |index|
-  base = FIRST_SET_FD + (SET_SIZE * index)
+  base = first_set_fd + (set_size * index)
   $stderr.flush
   pid = Process.fork do
     Process.setpgid(0, 0)
     $stdin.reopen(IO.for_fd(base, autoclose: false))
     $stdout.reopen(IO.for_fd(base + 2, autoclose: false))
     $stderr.reopen(IO.for_fd(base + 3, autoclose: false))
+    # reopen takes the new IO's buffering: unbuffered again, as Ruby's stderr is, so that no log line
+    # waits in a buffer that exit! or a kill would lose.
+    $stderr.sync = true
     control.reopen(IO.for_fd(base + 4, autoclose: false))
     # Its set's originals but the context file, and the sets still to come; earlier sets' numbers were
     # closed before this fork, and Ruby may have reused them since. (An IO made with autoclose: false
@@ -62,7 +67,7 @@ sets.times do |index|
   end
   control.write("P #{index} #{pid}\n")
   # The runtime holds the other ends; copies kept here would keep a finished invocation's output open.
-  (base...(base + SET_SIZE)).each { |fd| IO.for_fd(fd).close }
+  (base...(base + set_size)).each { |fd| IO.for_fd(fd).close }
   _, status = Process.wait2(pid)
   begin
     Process.kill('KILL', -pid)

@@ -1067,6 +1067,173 @@ function handler($event, $context) {
     });
   });
 
+  // A forked process is a fork of an interpreter that started earlier and ran other code: none of that
+  // may show. SHLAMBDA_PRESTART=0 (a new interpreter on each event) is what it must look like.
+  describe('a forked process, as a process of its own would be', () => {
+    const statusLines = {
+      python: {
+        'app.py':
+          'def handler(event, context):\n    return [l for l in open("/proc/self/status").read().split("\\n") if l.startswith("Sig")]\n',
+      },
+      ruby: {
+        'app.rb': 'def handler(event:, context:)\n  File.read("/proc/self/status").lines.grep(/^Sig/)\nend\n',
+      },
+      perl: {
+        'app.pl': 'sub handler { open my $f, "<", "/proc/self/status"; [grep { /^Sig/ } <$f>] }\n1;\n',
+      },
+      php: {
+        'app.php':
+          '<?php\nfunction handler($event, $context) {\n    return array_values(preg_grep("/^Sig/", file("/proc/self/status")));\n}\n',
+      },
+    };
+    it.each(Object.entries(statusLines))(
+      '%s: has the signal dispositions and mask of a new interpreter',
+      async (_, code) => {
+        const masks = async (env: Record<string, string>) => {
+          const f = await fn(code, 'app.handler', { env });
+          const seen = [];
+          for (let i = 0; i < 3; i++) {
+            const lines: string[] = JSON.parse(response((await f.invoke('{}')).outcome).toString());
+            // SigQ counts signals queued to the user, anywhere: not the process's own.
+            seen.push(lines.filter((line) => !line.startsWith('SigQ')).join(''));
+          }
+          return seen;
+        };
+        const own = await masks({ SHLAMBDA_PRESTART: '0' });
+        // A PHP zygote catches SIGCHLD: its forked processes did too, and a function's sleep() was cut
+        // short whenever a command it had started ended.
+        expect(await masks({})).toEqual(own);
+      },
+    );
+
+    // Each file defines what the zygote defines for itself, and shows what it can see of the zygote.
+    const names: Array<[string, CodeFiles, unknown]> = [
+      [
+        'PHP',
+        {
+          'app.php': [
+            '<?php',
+            'const SET_SIZE = 100;',
+            "define('FIRST_SET_FD', 7);",
+            'function reaped() { return 1; }',
+            'function forkSet() { return 2; }',
+            'function main() { return 3; }',
+            'function handler($event, $context) {',
+            "    $own = ['GLOBALS', '_GET', '_POST', '_COOKIE', '_FILES', '_SERVER', '_ENV', '_REQUEST', 'argv', 'argc'];",
+            '    return [SET_SIZE, FIRST_SET_FD, reaped() + forkSet() + main(),',
+            '        array_values(array_diff(array_keys($GLOBALS), $own)), basename($GLOBALS["argv"][0]), $_SERVER["argc"]];',
+            '}',
+            '',
+          ].join('\n'),
+        },
+        [100, 7, 6, [], 'function-php.php', 3],
+      ],
+      [
+        'Ruby',
+        {
+          'app.rb':
+            'SET_SIZE = 100\nFIRST_SET_FD = 7\ndef handler(event:, context:)\n  [SET_SIZE, FIRST_SET_FD]\nend\n',
+        },
+        [100, 7],
+      ],
+      [
+        'Perl',
+        { 'app.pl': 'use strict;\nuse warnings;\nsub fork_set { 5 }\nsub handler { [fork_set()] }\n1;\n' },
+        [5],
+      ],
+    ];
+    it.each(names)(
+      '%s: its file may use any name the zygote uses, and sees none of its variables',
+      async (_, code, expected) => {
+        const f = await fn(code, 'app.handler');
+        for (let i = 0; i < 3; i++) {
+          const { outcome, logs } = await f.invoke('{}');
+          expect(JSON.parse(response(outcome).toString())).toEqual(expected);
+          // Not "Cannot redeclare", "already initialized constant", "Subroutine fork_set redefined".
+          expect(logs.join('\n')).not.toMatch(/redeclare|already (initialized|defined)|redefined/i);
+        }
+      },
+    );
+
+    const lastWords: Array<[string, CodeFiles]> = [
+      [
+        'Python',
+        {
+          'app.py':
+            'import os, sys\ndef handler(event, context):\n    sys.stderr.write("last words\\n")\n    os._exit(4)\n',
+        },
+      ],
+      [
+        'Ruby',
+        { 'app.rb': 'def handler(event:, context:)\n  $stderr.write("last words\\n")\n  exit!(4)\nend\n' },
+      ],
+      [
+        'Perl',
+        { 'app.pl': 'use POSIX ();\nsub handler { print STDERR "last words\\n"; POSIX::_exit(4) }\n1;\n' },
+      ],
+      [
+        'PHP',
+        {
+          'app.php':
+            '<?php\nfunction handler($event, $context) { fwrite(STDERR, "last words\\n"); posix_kill(getmypid(), SIGKILL); }\n',
+        },
+      ],
+    ];
+    it.each(lastWords)(
+      '%s: logs a line written to stderr just before the process ends without its teardown',
+      async (_, code) => {
+        const f = await fn(code, 'app.handler');
+        for (let i = 0; i < 3; i++) {
+          const { outcome, logs } = await f.invoke('{}');
+          expect(outcome.kind).toBe('error');
+          const { requestId } = outcome as { requestId: string };
+          // Ruby's reopened stderr was buffered: the line was lost with the process.
+          expect(
+            logs.filter((line) => line.includes(`\t${requestId}\t`) && line.endsWith('\tlast words')),
+          ).toHaveLength(1);
+        }
+      },
+    );
+
+    it("PHP and Perl: the program's start time is the invocation's, not the fork's", async () => {
+      const code = {
+        'app.php': '<?php\nfunction handler($event, $context) { return $_SERVER["REQUEST_TIME"]; }\n',
+        'app.pl': 'sub handler { $^T }\n1;\n',
+      };
+      for (const file of ['app.php', 'app.pl'] as const) {
+        const f = await fn({ [file]: code[file] }, 'app.handler');
+        // By the end of the first invocation, the zygote has started and forked the next one's process;
+        // once the clock has moved on to the next second, a start time from then is an earlier second.
+        response((await f.invoke('{}')).outcome);
+        const second = Math.floor(Date.now() / 1000);
+        await vi.waitFor(
+          () => {
+            if (Math.floor(Date.now() / 1000) === second) throw new Error('same second');
+          },
+          { timeout: 2_000, interval: 10 },
+        );
+        const before = Math.floor(Date.now() / 1000);
+        const started = JSON.parse(response((await f.invoke('{}')).outcome).toString());
+        expect(started, file).toBeGreaterThanOrEqual(before);
+      }
+    });
+
+    it('PHP: a shutdown function that exits after the answer decides the exit status, as in a php of its own', async () => {
+      const code = {
+        'app.php':
+          '<?php\nfunction handler($event, $context) {\n    register_shutdown_function(fn () => exit(5));\n    return "answered";\n}\n',
+      };
+      for (const env of [{}, { SHLAMBDA_PRESTART: '0' }] as Record<string, string>[]) {
+        const f = await fn(code, 'app.handler', { env });
+        for (let i = 0; i < 2; i++) {
+          const error = errorOf((await f.invoke('{}')).outcome);
+          expect(error.errorType).toBe('Function.ExitError');
+          expect(error.errorMessage).toContain('code 5');
+        }
+      }
+    });
+  });
+
   it('report a Python module that fails to import at init, as the managed runtime does', async () => {
     const code = { 'app.py': 'import no_such_module\n\ndef handler(event, context):\n    return 1\n' };
     const f = await fn(code, 'app.handler');
