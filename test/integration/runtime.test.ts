@@ -464,6 +464,74 @@ describe('prestarted handlers (function mode)', () => {
     expect(exited.errorMessage).toContain('200');
   });
 
+  // A zygote sources the file once and forks its processes (a subshell resets traps, and the zygote's
+  // own loop runs in between): each must still run the function as a bash of its own would.
+  it("run the function under the file's strict mode, traps and `command`, as a bash of its own (SHLAMBDA_PRESTART=0) does", async () => {
+    const code = {
+      'function.sh': [
+        'set -eEuo pipefail',
+        'trap \'echo "error on line $LINENO" >&2; exit 1\' ERR',
+        "trap 'printf caught; exit 3' USR1",
+        "trap '' USR2",
+        'command() { builtin command "$@"; }',
+        'handler() {',
+        '  case $1 in',
+        '    \'"fail"\') false ;;',
+        '    \'"usr1"\') kill -USR1 $BASHPID; sleep 5 ;;',
+        '    \'"usr2"\') kill -USR2 $BASHPID; printf survived ;;',
+        // The zygote's own variables, the previous invocation's pid and status, are not the function's.
+        '    \'"vars"\') printf %s "${__shlambda_pid-none} ${__shlambda_status-none}" ;;',
+        '    *) printf ok ;;',
+        '  esac',
+        '}',
+        '',
+      ].join('\n'),
+    };
+    const events = ['"ok"', '"fail"', '"ok"', '"usr1"', '"usr2"', '"vars"', '"ok"', '"fail"', '"ok"'];
+    const answers = async (env: Record<string, string>) => {
+      const lines: string[] = [];
+      const f = await fn(code, 'function.handler', { env, onLog: (line) => lines.push(line) });
+      const seen = [];
+      for (const event of events) {
+        const { outcome } = await f.invoke(event);
+        seen.push(
+          outcome.kind === 'response'
+            ? response(outcome).toString()
+            : errorOf(outcome).errorMessage.replace(/ after \d+ ms.*/, ''),
+        );
+      }
+      return { seen, lines };
+    };
+    const own = await answers({ SHLAMBDA_PRESTART: '0' });
+    expect(own.seen).toEqual([
+      'ok',
+      'Handler exited with code 1',
+      'ok',
+      'Handler exited with code 3',
+      'survived',
+      'none none',
+      'ok',
+      'Handler exited with code 1',
+      'ok',
+    ]);
+    const forked = await answers({});
+    // Before, the ERR trap ran in the zygote (its `wait` returned non-zero) and its `exit` ended it: the
+    // next good event failed with Runtime.HandlerLoadFailed; USR1 and USR2 killed the process.
+    expect(forked.seen).toEqual(own.seen);
+    // The ERR trap ran in the invocations that failed, and only there.
+    const trapped = (lines: string[]) => lines.filter((line) => line.endsWith('\terror on line 8')).length;
+    expect([trapped(own.lines), trapped(forked.lines)]).toEqual([2, 2]);
+  });
+
+  it("keep a file's xtrace to its function: nothing of the zygote is traced", async () => {
+    const code = { 'function.sh': 'set -x\nhandler() { printf %s "$1"; }\n' };
+    const lines: string[] = [];
+    const f = await fn(code, 'function.handler', { onLog: (line) => lines.push(line) });
+    for (let i = 0; i < 3; i++) expect(response((await f.invoke('"x"')).outcome).toString()).toBe('"x"');
+    expect(lines.filter((line) => line.includes('+ handler \'"x"\''))).toHaveLength(3);
+    expect(lines.filter((line) => line.includes('__shlambda'))).toEqual([]);
+  });
+
   it("leave the file's own descriptors and a function named exec alone", async () => {
     const code = {
       'function.sh':
@@ -1208,7 +1276,9 @@ function handler($event, $context) {
         const second = Math.floor(Date.now() / 1000);
         await vi.waitFor(
           () => {
-            if (Math.floor(Date.now() / 1000) === second) throw new Error('same second');
+            // 50 ms in: time(2) reads a coarse clock, which can still say the last second for a few ms.
+            if (Math.floor(Date.now() / 1000) === second || Date.now() % 1000 < 50)
+              throw new Error('not yet');
           },
           { timeout: 2_000, interval: 10 },
         );
