@@ -59,13 +59,16 @@ source "$__shlambda_file" >&2 </dev/null
 # zygote), and xtrace would log the loop. A subshell resets the traps, so each process sets them again.
 # All but EXIT: that one ends what the top level made, and the top level runs once per zygote, so it
 # runs when this shell ends, as it would in a bash that served all of the zygote's invocations.
-# (Its own trace, if any, is thrown away.)
-{ [[ -o xtrace ]] && __shlambda_options=x || __shlambda_options=; builtin set +x; } 2>/dev/null
-[[ -o errexit ]] && __shlambda_options+=e
-[[ -o nounset ]] && __shlambda_options+=u
-[[ -o pipefail ]] && __shlambda_options+=p
-[[ -o errtrace ]] && __shlambda_options+=E
-[[ -o functrace ]] && __shlambda_options+=T
+# __shlambda_options holds what each process sets again: arguments for `set`, in an array so that the
+# file's IFS cannot split them. (The trace of this line, if any, is thrown away.)
+{ [[ -o xtrace ]] && __shlambda_xtrace=-x || __shlambda_xtrace=; builtin set +x; } 2>/dev/null
+__shlambda_options=()
+[[ -o errexit ]] && __shlambda_options+=(-e)
+[[ -o nounset ]] && __shlambda_options+=(-u)
+[[ -o pipefail ]] && __shlambda_options+=(-o pipefail)
+[[ -o errtrace ]] && __shlambda_options+=(-E)
+[[ -o functrace ]] && __shlambda_options+=(-T)
+[[ $__shlambda_xtrace ]] && __shlambda_options+=(-x)
 builtin set +e +u +o pipefail +E +T
 # Whether the file set a trap is known without a fork (the `trap` wrapper above); only then are they
 # listed (`trap -p` in a command substitution lists this shell's traps: one fork per zygote).
@@ -77,24 +80,26 @@ else
   # The file defined a `trap` of its own: its traps cannot be known without a look.
   __shlambda_trapped=1
 fi
-__shlambda_traps=
+__shlambda_restore=
 if [[ $__shlambda_trapped ]]; then
-  __shlambda_traps=$(builtin trap -p)
+  __shlambda_restore=$(builtin trap -p)
   builtin trap - ERR DEBUG RETURN HUP INT QUIT PIPE ALRM TERM USR1 USR2 XCPU XFSZ VTALRM PROF CHLD
 fi
 # Each process's exit trap (see there); with xtrace, it first stops tracing, unseen.
-__shlambda_exit_trap='builtin unset -f command; command exec 1>&- 2>&-; builtin printf "E %d\n" "$__shlambda_status" >&399'
-if [[ $__shlambda_options == *x* ]]; then
+__shlambda_exit_trap='command exec 1>&- 2>&-; builtin printf "E %d\n" "$__shlambda_status" >&399'
+# A function named `command` would take this shell's `command exec`: it is the function's, from its go
+# to its exit trap.
+if builtin declare -F command >/dev/null; then
+  __shlambda_restore+=$'\n'$(builtin declare -f command)
+  builtin unset -f command
+  __shlambda_exit_trap="builtin unset -f command; $__shlambda_exit_trap"
+fi
+if [[ $__shlambda_xtrace ]]; then
   __shlambda_exit_trap="{ __shlambda_status=\$?; builtin set +x; } 2>/dev/null; $__shlambda_exit_trap"
 else
   __shlambda_exit_trap="__shlambda_status=\$?; $__shlambda_exit_trap"
 fi
-# A function named `command` would take this shell's `command exec`: it is the function's, from its go.
-__shlambda_command=
-if builtin declare -F command >/dev/null; then
-  __shlambda_command=$(builtin declare -f command)
-  builtin unset -f command
-fi
+builtin unset __shlambda_xtrace __shlambda_trapped __shlambda_ours
 
 # The file may define functions named like builtins (read, printf...): from here on, only builtins.
 if ! builtin declare -F -- "$__shlambda_function" >/dev/null; then
@@ -139,22 +144,17 @@ while ((__shlambda_set < __shlambda_sets)); do
     command exec 398<&-
     # As in a bash of its own, which started when its event came.
     SECONDS=0
-    # The file's traps (ERR, TERM...) in place of this process's own; its EXIT trap is the zygote's.
-    [[ $__shlambda_traps ]] && builtin eval "$__shlambda_traps"
+    # The file's traps (ERR, TERM...) in place of this process's own (its EXIT trap is the zygote's), and
+    # its `command`.
+    [[ $__shlambda_restore ]] && builtin eval "$__shlambda_restore"
     # The exit report closes stdout and stderr first: the answer is complete, and the runtime can post it
     # while the kernel still tears this process down. (A `command` of the function's is gone by then.)
     builtin trap "$__shlambda_exit_trap" EXIT
-    [[ $__shlambda_command ]] && builtin eval "$__shlambda_command"
-    [[ $__shlambda_options == *e* ]] && builtin set -e
-    [[ $__shlambda_options == *u* ]] && builtin set -u
-    [[ $__shlambda_options == *p* ]] && builtin set -o pipefail
-    [[ $__shlambda_options == *E* ]] && builtin set -E
-    [[ $__shlambda_options == *T* ]] && builtin set -T
     builtin unset _SHLAMBDA_PROCESS __shlambda_go __shlambda_line __shlambda_lines __shlambda_close_all __shlambda_move __shlambda_fd __shlambda_signal \
-      __shlambda_base __shlambda_set __shlambda_sets __shlambda_file __shlambda_pid __shlambda_status __shlambda_traps \
-      __shlambda_trapped __shlambda_ours __shlambda_command __shlambda_exit_trap
-    # Last, so that xtrace shows the function's call and nothing of this set-up.
-    [[ $__shlambda_options == *x* ]] && { builtin unset __shlambda_options; builtin set -x; } || builtin unset __shlambda_options
+      __shlambda_base __shlambda_set __shlambda_sets __shlambda_file __shlambda_pid __shlambda_status __shlambda_restore \
+      __shlambda_exit_trap
+    # The file's options, last, so that xtrace shows the function's call and nothing of this set-up.
+    ((${#__shlambda_options[@]})) && builtin set "${__shlambda_options[@]}"
     # `$(< /dev/stdin)` reopens the event file, so the function's own stdin still starts at byte 0.
     "$__shlambda_function" "$(< /dev/stdin)"
   ) &

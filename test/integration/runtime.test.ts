@@ -470,6 +470,7 @@ describe('prestarted handlers (function mode)', () => {
     const code = {
       'function.sh': [
         'set -eEuo pipefail',
+        "IFS=$'\\n\\t'",
         'trap \'echo "error on line $LINENO" >&2; exit 1\' ERR',
         "trap 'printf caught; exit 3' USR1",
         "trap '' USR2",
@@ -519,7 +520,7 @@ describe('prestarted handlers (function mode)', () => {
     // next good event failed with Runtime.HandlerLoadFailed; USR1 and USR2 killed the process.
     expect(forked.seen).toEqual(own.seen);
     // The ERR trap ran in the invocations that failed, and only there.
-    const trapped = (lines: string[]) => lines.filter((line) => line.endsWith('\terror on line 8')).length;
+    const trapped = (lines: string[]) => lines.filter((line) => line.endsWith('\terror on line 9')).length;
     expect([trapped(own.lines), trapped(forked.lines)]).toEqual([2, 2]);
   });
 
