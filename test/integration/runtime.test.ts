@@ -481,6 +481,7 @@ describe('prestarted handlers (function mode)', () => {
         '    \'"usr1"\') kill -USR1 $BASHPID; sleep 5 ;;',
         '    \'"usr2"\') kill -USR2 $BASHPID; printf survived ;;',
         // The zygote's own variables, the previous invocation's pid and status, are not the function's.
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's ${...}, not a template
         '    \'"vars"\') printf %s "${__shlambda_pid-none} ${__shlambda_status-none}" ;;',
         '    *) printf ok ;;',
         '  esac',
