@@ -13,7 +13,8 @@ set --
 
 # Output of the file's top level is not part of the response: send it to the log.
 # shellcheck disable=SC1090
-source "$__shlambda_file" >&2
+# Nor does its stdin: that is the event, for the function (as in a zygote, the top level reads nothing).
+source "$__shlambda_file" >&2 </dev/null
 
 # The file may define functions named like builtins (read, printf...): from here on, only builtins.
 if ! builtin declare -F -- "$__shlambda_function" >/dev/null; then

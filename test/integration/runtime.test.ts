@@ -475,6 +475,8 @@ describe('prestarted handlers (function mode)', () => {
         "trap 'printf caught; exit 3' USR1",
         "trap '' USR2",
         'command() { builtin command "$@"; }',
+        // The top level reads nothing of the event: stdin is the function's.
+        'read -r _ || true',
         'handler() {',
         '  case $1 in',
         '    \'"fail"\') false ;;',
@@ -483,13 +485,25 @@ describe('prestarted handlers (function mode)', () => {
         // The zygote's own variables, the previous invocation's pid and status, are not the function's.
         // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's ${...}, not a template
         '    \'"vars"\') printf %s "${__shlambda_pid-none} ${__shlambda_status-none}" ;;',
+        '    \'"stdin"\') cat ;;',
         '    *) printf ok ;;',
         '  esac',
         '}',
         '',
       ].join('\n'),
     };
-    const events = ['"ok"', '"fail"', '"ok"', '"usr1"', '"usr2"', '"vars"', '"ok"', '"fail"', '"ok"'];
+    const events = [
+      '"ok"',
+      '"fail"',
+      '"ok"',
+      '"usr1"',
+      '"usr2"',
+      '"vars"',
+      '"stdin"',
+      '"ok"',
+      '"fail"',
+      '"ok"',
+    ];
     const answers = async (env: Record<string, string>) => {
       const lines: string[] = [];
       const f = await fn(code, 'function.handler', { env, onLog: (line) => lines.push(line) });
@@ -512,6 +526,7 @@ describe('prestarted handlers (function mode)', () => {
       'Handler exited with code 3',
       'survived',
       'none none',
+      '"stdin"',
       'ok',
       'Handler exited with code 1',
       'ok',
@@ -521,7 +536,7 @@ describe('prestarted handlers (function mode)', () => {
     // next good event failed with Runtime.HandlerLoadFailed; USR1 and USR2 killed the process.
     expect(forked.seen).toEqual(own.seen);
     // The ERR trap ran in the invocations that failed, and only there.
-    const trapped = (lines: string[]) => lines.filter((line) => line.endsWith('\terror on line 9')).length;
+    const trapped = (lines: string[]) => lines.filter((line) => line.endsWith('\terror on line 10')).length;
     expect([trapped(own.lines), trapped(forked.lines)]).toEqual([2, 2]);
   });
 
