@@ -39,16 +39,6 @@ builtin eval "$__shlambda_move"
 # What the file's top level starts carries this shell's pid, so that the runtime can end it once this
 # shell has ended (runtime/leftover-processes.ts); the forked processes drop it.
 builtin export _SHLAMBDA_PROCESS=$$
-# Notes that the file sets a trap (below), and says whether it is still this one.
-__shlambda_trapped=
-trap() {
-  if [[ $# == 1 && $1 == __shlambda_probe ]]; then
-    __shlambda_ours=1
-    return 0
-  fi
-  __shlambda_trapped=1
-  builtin trap "$@"
-}
 # Output of the file's top level is not part of any response: send it to the log.
 # shellcheck disable=SC1090
 source "$__shlambda_file" >&2 </dev/null
@@ -70,21 +60,13 @@ __shlambda_options=()
 [[ -o functrace ]] && __shlambda_options+=(-T)
 [[ $__shlambda_xtrace ]] && __shlambda_options+=(-x)
 builtin set +e +u +o pipefail +E +T
-# Whether the file set a trap is known without a fork (the `trap` wrapper above); only then are they
-# listed (`trap -p` in a command substitution lists this shell's traps: one fork per zygote).
-__shlambda_ours=
-trap __shlambda_probe 2>/dev/null
-if [[ $__shlambda_ours ]]; then
-  builtin unset -f trap
-else
-  # The file defined a `trap` of its own: its traps cannot be known without a look.
-  __shlambda_trapped=1
-fi
-__shlambda_restore=
-if [[ $__shlambda_trapped ]]; then
-  __shlambda_restore=$(builtin trap -p)
+# `trap -p` in a command substitution lists this shell's traps: one fork per zygote, not per invocation.
+# (A wrapper around the file's `trap` calls would save it, but inside a function bash hides and restores
+# the ERR, DEBUG and RETURN traps, so a top-level `trap - ERR` would not take; and in POSIX mode `trap`
+# is a special builtin that no function may shadow.)
+__shlambda_restore=$(builtin trap -p)
+[[ $__shlambda_restore ]] &&
   builtin trap - ERR DEBUG RETURN HUP INT QUIT PIPE ALRM TERM USR1 USR2 XCPU XFSZ VTALRM PROF CHLD
-fi
 # Each process's exit trap (see there); with xtrace, it first stops tracing, unseen.
 __shlambda_exit_trap='command exec 1>&- 2>&-; builtin printf "E %d\n" "$__shlambda_status" >&399'
 # A function named `command` would take this shell's `command exec`: it is the function's, from its go
@@ -99,7 +81,7 @@ if [[ $__shlambda_xtrace ]]; then
 else
   __shlambda_exit_trap="__shlambda_status=\$?; $__shlambda_exit_trap"
 fi
-builtin unset __shlambda_xtrace __shlambda_trapped __shlambda_ours
+builtin unset __shlambda_xtrace
 
 # The file may define functions named like builtins (read, printf...): from here on, only builtins.
 if ! builtin declare -F -- "$__shlambda_function" >/dev/null; then

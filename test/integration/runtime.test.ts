@@ -540,6 +540,33 @@ describe('prestarted handlers (function mode)', () => {
     expect([trapped(own.lines), trapped(forked.lines)]).toEqual([2, 2]);
   });
 
+  const ownBash: Array<[string, string, string[]]> = [
+    ['a file in POSIX mode', 'set -o posix\nhandler() { printf ok; }\n', ['"x"', '"x"']],
+    [
+      'a file that clears its ERR trap after its top level',
+      'trap \'echo "init failed" >&2; exit 1\' ERR\ncd /tmp\ntrap - ERR\nhandler() { [[ $1 == \'"bad"\' ]] && return 3; printf ok; }\n',
+      ['"ok"', '"bad"', '"ok"'],
+    ],
+  ];
+  it.each(ownBash)('serve %s as a bash of its own does', async (_, text, events) => {
+    const answers = async (env: Record<string, string>) => {
+      const f = await fn({ 'function.sh': text }, 'function.handler', { env });
+      const seen = [];
+      for (const event of events) {
+        const { outcome } = await f.invoke(event);
+        seen.push(
+          outcome.kind === 'response'
+            ? response(outcome).toString()
+            : `${errorOf(outcome).errorType}: ${errorOf(outcome).errorMessage.replace(/ after \d+ ms.*/, '')}`,
+        );
+      }
+      return seen;
+    };
+    const own = await answers({ SHLAMBDA_PRESTART: '0' });
+    expect(own.join('\n')).not.toContain('Runtime.');
+    expect(await answers({})).toEqual(own);
+  });
+
   it("keep a file's xtrace to its function: nothing of the zygote is traced", async () => {
     const code = { 'function.sh': 'set -x\nhandler() { printf %s "$1"; }\n' };
     const lines: string[] = [];
