@@ -64,14 +64,29 @@ type RunOutcome =
 /** `group` is the process group the handler ran in (its main process's pid), when it ran. */
 export type RunResult = RunOutcome & { group?: number };
 
-/** A failure the handler reported itself: a non-zero exit with `{"errorType": ...}` on stdout. */
+/** Longest message, stack line and stack of a handler's own error that is passed on: what it writes is
+ *  posted again as JSON, where each byte of invalid UTF-8 takes three, and Lambda refuses an error
+ *  payload over its response limit (after which nothing more can be posted for the invocation). */
+const REPORTED_MESSAGE_MAX = 256 * 1024;
+const REPORTED_LINE_MAX = 4096;
+const REPORTED_LINES_MAX = 64;
+
+/** A failure the handler reported itself: a non-zero exit with `{"errorType": ...}` on stdout. Its
+ *  message and stack are cut to a size that is always posted (the log line says how much was cut). */
 export class HandlerReportedError extends ShlambdaError {
   override readonly name: string;
   constructor(errorType: string, message: string, trace: string[]) {
-    super(message);
-    this.name = errorType;
-    this.trace.push(...trace);
+    super(cut(message, REPORTED_MESSAGE_MAX));
+    this.name = cut(errorType, REPORTED_LINE_MAX);
+    const lines = trace.slice(0, REPORTED_LINES_MAX).map((line) => cut(line, REPORTED_LINE_MAX));
+    if (trace.length > REPORTED_LINES_MAX)
+      lines.push(`... (${trace.length - REPORTED_LINES_MAX} more lines)`);
+    this.trace.push(...lines);
   }
+}
+
+function cut(text: string, most: number): string {
+  return text.length <= most ? text : `${text.slice(0, most)}... (${text.length - most} more characters)`;
 }
 
 /** A started handler process: its outcome, and the deadline, which may be set after the start. */
@@ -385,7 +400,8 @@ function reportedError(
   stderrTail: string[],
 ): HandlerReportedError | undefined {
   // Whatever its size (it is within the response limit, or this is not reached): a shim reports an
-  // exception with a message of megabytes this way too, and its type must not be lost.
+  // exception with a message of megabytes this way too, and its type must not be lost (the message is
+  // cut, see HandlerReportedError).
   if (bytes === 0 || chunks[0]?.[0] !== 0x7b /* { */) return undefined;
   let parsed: unknown;
   try {

@@ -80,6 +80,7 @@ handler() {
     own-trap) trap 'echo bye >&2' EXIT; exit 200 ;;
     custom) printf '{"errorType":"Validation.MissingName","errorMessage":"name is required"}'; exit 3 ;;
     custom-huge) printf '{"errorType":"Validation.Huge","errorMessage":"%s"}' "$(head -c 1000000 /dev/zero | tr '\\0' x)"; exit 3 ;;
+    custom-invalid) printf '{"errorType":"Validation.Huge","errorMessage":"'; head -c 2500000 /dev/zero | tr '\\0' '\\377'; printf '"}'; exit 3 ;;
     binary) printf 'a\\0b\\r\\nc\\377' ;;
     huge) head -c 7000000 /dev/zero ;;
     sleep-with-child) sleep 300 & echo $! > /tmp/child.pid; sleep 300 ;;
@@ -188,10 +189,17 @@ describe('failures are distinct, documented errors', () => {
     const error = errorOf((await f.invoke('custom')).outcome);
     expect(error).toMatchObject({ errorType: 'Validation.MissingName', errorMessage: 'name is required' });
     // However long its message (a shim reports an exception this way too): before, past 256 KiB the
-    // object was not read, and the error was a bare Function.ExitError.
-    const huge = errorOf((await f.invoke('custom-huge')).outcome);
-    expect(huge.errorType).toBe('Validation.Huge');
-    expect(huge.errorMessage).toBe('x'.repeat(1_000_000));
+    // object was not read, and the error was a bare Function.ExitError. Its message is cut to what is
+    // always posted: 2 MB of invalid UTF-8 would be 6 MB of JSON, which Lambda refuses.
+    for (const [event, char] of [
+      ['custom-huge', 'x'],
+      ['custom-invalid', '\ufffd'],
+    ] as const) {
+      const huge = errorOf((await f.invoke(event)).outcome);
+      expect(huge.errorType).toBe('Validation.Huge');
+      expect(huge.errorMessage.startsWith(char.repeat(256 * 1024))).toBe(true);
+      expect(huge.errorMessage).toMatch(/\.\.\. \(\d+ more characters\)$/);
+    }
   });
 
   it('stops a handler that sleeps past the deadline, child included, and stays warm', async () => {
