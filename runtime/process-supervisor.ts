@@ -69,7 +69,10 @@ export type RunResult = RunOutcome & { group?: number };
  *  payload over its response limit (after which nothing more can be posted for the invocation). */
 const REPORTED_MESSAGE_MAX = 256 * 1024;
 const REPORTED_LINE_MAX = 4096;
-const REPORTED_LINES_MAX = 64;
+/** Of a longer stack, its first and last lines are kept: Python and Ruby put the frame that failed
+ *  last, Node and PHP first. */
+const REPORTED_FIRST_LINES = 20;
+const REPORTED_LAST_LINES = 80;
 
 /** A failure the handler reported itself: a non-zero exit with `{"errorType": ...}` on stdout. Its
  *  message and stack are cut to a size that is always posted (the log line says how much was cut). */
@@ -78,10 +81,16 @@ export class HandlerReportedError extends ShlambdaError {
   constructor(errorType: string, message: string, trace: string[]) {
     super(cut(message, REPORTED_MESSAGE_MAX));
     this.name = cut(errorType, REPORTED_LINE_MAX);
-    const lines = trace.slice(0, REPORTED_LINES_MAX).map((line) => cut(line, REPORTED_LINE_MAX));
-    if (trace.length > REPORTED_LINES_MAX)
-      lines.push(`... (${trace.length - REPORTED_LINES_MAX} more lines)`);
-    this.trace.push(...lines);
+    const left = trace.length - REPORTED_FIRST_LINES - REPORTED_LAST_LINES;
+    const kept =
+      left > 0
+        ? [
+            ...trace.slice(0, REPORTED_FIRST_LINES),
+            `... (${left} more lines)`,
+            ...trace.slice(-REPORTED_LAST_LINES),
+          ]
+        : trace;
+    this.trace.push(...kept.map((line) => cut(line, REPORTED_LINE_MAX)));
   }
 }
 

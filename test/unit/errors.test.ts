@@ -18,6 +18,7 @@ import {
   SpawnError,
   toErrorPayload,
 } from '../../runtime/errors.ts';
+import { HandlerReportedError } from '../../runtime/process-supervisor.ts';
 
 const STDERR_TAIL = ['line 1: jq: command not found', 'fatal: could not parse event'];
 
@@ -164,5 +165,25 @@ describe('toErrorPayload: anything else that was thrown', () => {
     expect(typeof payload?.errorMessage).toBe('string');
     expect(Array.isArray(payload?.stackTrace)).toBe(true);
     expect(() => JSON.stringify(payload)).not.toThrow();
+  });
+});
+
+describe("a handler's own error object", () => {
+  it('keeps its type, and of a long stack the first 20 and last 80 lines, saying how many were left out', () => {
+    const trace = Array.from({ length: 300 }, (_, i) => `frame ${i}`);
+    const payload = toErrorPayload(new HandlerReportedError('Validation.Deep', 'too deep', trace));
+    expect(payload.errorType).toBe('Validation.Deep');
+    expect(payload.stackTrace).toEqual([...trace.slice(0, 20), '... (200 more lines)', ...trace.slice(-80)]);
+  });
+
+  it('cuts a message and a stack line that would make the posted error too large', () => {
+    const payload = toErrorPayload(new HandlerReportedError('Big', 'm'.repeat(300_000), ['l'.repeat(5000)]));
+    expect(payload.errorMessage).toBe(`${'m'.repeat(262_144)}... (37856 more characters)`);
+    expect(payload.stackTrace).toEqual([`${'l'.repeat(4096)}... (904 more characters)`]);
+  });
+
+  it('keeps a short stack as it is', () => {
+    const payload = toErrorPayload(new HandlerReportedError('Small', 'ok', ['a', 'b']));
+    expect(payload).toEqual({ errorType: 'Small', errorMessage: 'ok', stackTrace: ['a', 'b'] });
   });
 });
