@@ -105,10 +105,13 @@ while ((__shlambda_set < __shlambda_sets)); do
     builtin eval "$__shlambda_close_all"
     # A signal that would end the process ends it without the exit trap below, so that trap's report
     # means a real exit (bash otherwise runs the exit trap before a signal ends it). The function may
-    # trap any of these itself. Set while waiting, not after the go.
-    for __shlambda_signal in HUP INT QUIT PIPE ALRM TERM USR1 USR2 XCPU XFSZ VTALRM PROF; do
+    # trap any of these itself. Set while waiting, not after the go. QUIT is not one: bash ignores it,
+    # as a bash of its own does again here (a subshell started with `&` under job control had it back
+    # at the default, and died of it).
+    for __shlambda_signal in HUP INT PIPE ALRM TERM USR1 USR2 XCPU XFSZ VTALRM PROF; do
       builtin trap "builtin trap - EXIT $__shlambda_signal; builtin kill -$__shlambda_signal \$BASHPID" "$__shlambda_signal"
     done
+    builtin trap - QUIT
     __shlambda_go=
     builtin read -r -n 1 -u 399 __shlambda_go
     # End of file instead of the go: the runtime discarded this process.

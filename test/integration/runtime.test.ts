@@ -490,6 +490,8 @@ describe('prestarted handlers (function mode)', () => {
         '    \'"fail"\') false ;;',
         '    \'"usr1"\') kill -USR1 $BASHPID; sleep 5 ;;',
         '    \'"usr2"\') kill -USR2 $BASHPID; printf survived ;;',
+        // Bash ignores SIGQUIT, in a process of its own.
+        '    \'"quit"\') kill -QUIT $BASHPID; printf "survived quit" ;;',
         // The zygote's own variables, the previous invocation's pid and status, are not the function's.
         // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's ${...}, not a template
         '    \'"vars"\') printf %s "${__shlambda_pid-none} ${__shlambda_status-none}" ;;',
@@ -506,6 +508,7 @@ describe('prestarted handlers (function mode)', () => {
       '"ok"',
       '"usr1"',
       '"usr2"',
+      '"quit"',
       '"vars"',
       '"stdin"',
       '"ok"',
@@ -533,6 +536,7 @@ describe('prestarted handlers (function mode)', () => {
       'ok',
       'Handler exited with code 3',
       'survived',
+      'survived quit',
       'none none',
       '"stdin"',
       'ok',
