@@ -53,20 +53,24 @@ source "$__shlambda_file" >&2 </dev/null
 # file's IFS cannot split them. (The trace of this line, if any, is thrown away.)
 { [[ -o xtrace ]] && __shlambda_xtrace=-x || __shlambda_xtrace=; builtin set +x; } 2>/dev/null
 __shlambda_options=()
+[[ -o verbose ]] && __shlambda_options+=(-v)
 [[ -o errexit ]] && __shlambda_options+=(-e)
 [[ -o nounset ]] && __shlambda_options+=(-u)
 [[ -o pipefail ]] && __shlambda_options+=(-o pipefail)
 [[ -o errtrace ]] && __shlambda_options+=(-E)
 [[ -o functrace ]] && __shlambda_options+=(-T)
 [[ $__shlambda_xtrace ]] && __shlambda_options+=(-x)
-builtin set +e +u +o pipefail +E +T
+builtin set +e +u +o pipefail +E +T +v
 # `trap -p` in a command substitution lists this shell's traps: one fork per zygote, not per invocation.
 # (A wrapper around the file's `trap` calls would save it, but inside a function bash hides and restores
 # the ERR, DEBUG and RETURN traps, so a top-level `trap - ERR` would not take; and in POSIX mode `trap`
 # is a special builtin that no function may shadow.)
 __shlambda_restore=$(builtin trap -p)
-[[ $__shlambda_restore ]] &&
+if [[ $__shlambda_restore ]]; then
   builtin trap - ERR DEBUG RETURN HUP INT QUIT PIPE ALRM TERM USR1 USR2 XCPU XFSZ VTALRM PROF CHLD
+  # Not the EXIT trap, which the processes' own replaces (a second fork, for a file that has one).
+  [[ $__shlambda_restore == *EXIT* ]] && __shlambda_restore=${__shlambda_restore/"$(builtin trap -p EXIT)"/}
+fi
 # Each process's exit trap (see there); with xtrace, it first stops tracing, unseen.
 __shlambda_exit_trap='command exec 1>&- 2>&-; builtin printf "E %d\n" "$__shlambda_status" >&399'
 # A function named `command` would take this shell's `command exec`: it is the function's, from its go
@@ -81,6 +85,16 @@ if [[ $__shlambda_xtrace ]]; then
 else
   __shlambda_exit_trap="__shlambda_status=\$?; $__shlambda_exit_trap"
 fi
+# A TMOUT (the function's environment's, or the file's) would end a process's wait for its go: it is
+# taken off here and set again with the file's traps.
+if [[ -v TMOUT ]]; then
+  builtin printf -v __shlambda_value %q "$TMOUT"
+  [[ ${TMOUT@a} == *x* ]] && __shlambda_restore+=$'\nbuiltin export' || __shlambda_restore+=$'\n'
+  __shlambda_restore+=" TMOUT=$__shlambda_value"
+  builtin unset TMOUT __shlambda_value
+fi
+# The process ends this variable itself, last thing in it.
+[[ $__shlambda_restore ]] && __shlambda_restore+=$'\nbuiltin unset __shlambda_restore'
 builtin unset __shlambda_xtrace
 
 # The file may define functions named like builtins (read, printf...): from here on, only builtins.
@@ -129,16 +143,14 @@ while ((__shlambda_set < __shlambda_sets)); do
     command exec 398<&-
     # As in a bash of its own, which started when its event came.
     SECONDS=0
-    # The file's traps (ERR, TERM...) in place of this process's own (its EXIT trap is the zygote's), and
-    # its `command`.
-    [[ $__shlambda_restore ]] && builtin eval "$__shlambda_restore"
     # The exit report closes stdout and stderr first: the answer is complete, and the runtime can post it
     # while the kernel still tears this process down. (A `command` of the function's is gone by then.)
     builtin trap "$__shlambda_exit_trap" EXIT
     builtin unset _SHLAMBDA_PROCESS __shlambda_go __shlambda_line __shlambda_lines __shlambda_close_all __shlambda_move __shlambda_fd __shlambda_signal \
-      __shlambda_base __shlambda_set __shlambda_sets __shlambda_file __shlambda_pid __shlambda_status __shlambda_restore \
-      __shlambda_exit_trap
-    # The file's options, last, so that xtrace shows the function's call and nothing of this set-up.
+      __shlambda_base __shlambda_set __shlambda_sets __shlambda_file __shlambda_pid __shlambda_status __shlambda_exit_trap
+    # Then the file's traps (ERR, TERM, DEBUG...) in place of this process's own, and its `command`; then
+    # its options, so that a DEBUG trap or xtrace sees the function's call and little of this set-up.
+    [[ $__shlambda_restore ]] && builtin eval "$__shlambda_restore" || builtin unset __shlambda_restore
     ((${#__shlambda_options[@]})) && builtin set "${__shlambda_options[@]}"
     # `$(< /dev/stdin)` reopens the event file, so the function's own stdin still starts at byte 0.
     "$__shlambda_function" "$(< /dev/stdin)"
@@ -152,3 +164,5 @@ while ((__shlambda_set < __shlambda_sets)); do
   builtin printf 'X %d %d\n' "$__shlambda_set" "$__shlambda_status" >&303
   __shlambda_set=$((__shlambda_set + 1))
 done
+# What the file's EXIT trap, which runs now, prints goes to the log.
+command exec 1>&2

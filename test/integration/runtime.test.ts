@@ -579,6 +579,24 @@ describe('prestarted handlers (function mode)', () => {
     expect(await answers({})).toEqual(own);
   });
 
+  it("keep a prepared process waiting, whatever TMOUT says, and log what the file's EXIT trap prints when its zygote ends", async () => {
+    const code = { 'function.sh': "trap 'echo bye from the top level' EXIT\nhandler() { printf ok; }\n" };
+    const lines: string[] = [];
+    const f = await fn(code, 'function.handler', { env: { TMOUT: '1' }, onLog: (line) => lines.push(line) });
+    expect(response((await f.invoke('{}')).outcome).toString()).toBe('ok');
+    // Longer than TMOUT: bash's read gave up after it, and the prepared process was gone.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    for (let i = 0; i < 3; i++) expect(response((await f.invoke('{}')).outcome).toString()).toBe('ok');
+    // The first zygote served two invocations and has ended: its top level's EXIT trap ran, once.
+    await vi.waitFor(
+      () => expect(lines.filter((line) => line.endsWith('\t-\tbye from the top level'))).toHaveLength(1),
+      {
+        timeout: 5_000,
+        interval: 20,
+      },
+    );
+  });
+
   it("keep a file's xtrace to its function: nothing of the zygote is traced", async () => {
     const code = { 'function.sh': 'set -x\nhandler() { printf %s "$1"; }\n' };
     const lines: string[] = [];
