@@ -49,17 +49,18 @@ source "$__shlambda_file" >&2 </dev/null
 # zygote), and xtrace would log the loop. A subshell resets the traps, so each process sets them again.
 # All but EXIT: that one ends what the top level made, and the top level runs once per zygote, so it
 # runs when this shell ends, as it would in a bash that served all of the zygote's invocations.
-# __shlambda_options holds what each process sets again: arguments for `set`, in an array so that the
-# file's IFS cannot split them. (The trace of this line, if any, is thrown away.)
+# What each process sets again is gathered in __shlambda_restore, bash code that it evaluates after its
+# own set-up: the file's traps, its `command`, its TMOUT, and last these options (only flags of this
+# script's own are spliced in). (The trace of this line, if any, is thrown away.)
 { [[ -o xtrace ]] && __shlambda_xtrace=-x || __shlambda_xtrace=; builtin set +x; } 2>/dev/null
-__shlambda_options=()
-[[ -o verbose ]] && __shlambda_options+=(-v)
-[[ -o errexit ]] && __shlambda_options+=(-e)
-[[ -o nounset ]] && __shlambda_options+=(-u)
-[[ -o pipefail ]] && __shlambda_options+=(-o pipefail)
-[[ -o errtrace ]] && __shlambda_options+=(-E)
-[[ -o functrace ]] && __shlambda_options+=(-T)
-[[ $__shlambda_xtrace ]] && __shlambda_options+=(-x)
+__shlambda_options=
+[[ -o verbose ]] && __shlambda_options+=' -v'
+[[ -o errexit ]] && __shlambda_options+=' -e'
+[[ -o nounset ]] && __shlambda_options+=' -u'
+[[ -o pipefail ]] && __shlambda_options+=' -o pipefail'
+[[ -o errtrace ]] && __shlambda_options+=' -E'
+[[ -o functrace ]] && __shlambda_options+=' -T'
+[[ $__shlambda_xtrace ]] && __shlambda_options+=' -x'
 builtin set +e +u +o pipefail +E +T +v
 # `trap -p` in a command substitution lists this shell's traps: one fork per zygote, not per invocation.
 # (A wrapper around the file's `trap` calls would save it, but inside a function bash hides and restores
@@ -93,9 +94,13 @@ if [[ -v TMOUT ]]; then
   __shlambda_restore+=" TMOUT=$__shlambda_value"
   builtin unset TMOUT __shlambda_value
 fi
-# The process ends this variable itself, last thing in it.
-[[ $__shlambda_restore ]] && __shlambda_restore+=$'\nbuiltin unset __shlambda_restore'
-builtin unset __shlambda_xtrace
+# The process ends this variable itself, then sets the options, last, so that a DEBUG trap or xtrace
+# sees the function's call and little of the set-up.
+if [[ $__shlambda_restore || $__shlambda_options ]]; then
+  __shlambda_restore+=$'\nbuiltin unset __shlambda_restore'
+  [[ $__shlambda_options ]] && __shlambda_restore+=$'\nbuiltin set'$__shlambda_options
+fi
+builtin unset __shlambda_xtrace __shlambda_options
 
 # The file may define functions named like builtins (read, printf...): from here on, only builtins.
 if ! builtin declare -F -- "$__shlambda_function" >/dev/null; then
@@ -148,10 +153,9 @@ while ((__shlambda_set < __shlambda_sets)); do
     builtin trap "$__shlambda_exit_trap" EXIT
     builtin unset _SHLAMBDA_PROCESS __shlambda_go __shlambda_line __shlambda_lines __shlambda_close_all __shlambda_move __shlambda_fd __shlambda_signal \
       __shlambda_base __shlambda_set __shlambda_sets __shlambda_file __shlambda_pid __shlambda_status __shlambda_exit_trap
-    # Then the file's traps (ERR, TERM, DEBUG...) in place of this process's own, and its `command`; then
-    # its options, so that a DEBUG trap or xtrace sees the function's call and little of this set-up.
+    # Then the file's traps (ERR, TERM, DEBUG...) in place of this process's own, its `command`, its
+    # TMOUT and its options.
     [[ $__shlambda_restore ]] && builtin eval "$__shlambda_restore" || builtin unset __shlambda_restore
-    ((${#__shlambda_options[@]})) && builtin set "${__shlambda_options[@]}"
     # `$(< /dev/stdin)` reopens the event file, so the function's own stdin still starts at byte 0.
     "$__shlambda_function" "$(< /dev/stdin)"
   ) &

@@ -494,7 +494,7 @@ describe('prestarted handlers (function mode)', () => {
         '    \'"quit"\') kill -QUIT $BASHPID; printf "survived quit" ;;',
         // The zygote's own variables, the previous invocation's pid and status, are not the function's.
         // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's ${...}, not a template
-        '    \'"vars"\') printf %s "${__shlambda_pid-none} ${__shlambda_status-none}" ;;',
+        '    \'"vars"\') printf %s "${__shlambda_pid-none} ${__shlambda_status-none} ${__shlambda_options-none} ${__shlambda_restore-none}" ;;',
         '    \'"stdin"\') cat ;;',
         '    *) printf ok ;;',
         '  esac',
@@ -537,7 +537,7 @@ describe('prestarted handlers (function mode)', () => {
       'Handler exited with code 3',
       'survived',
       'survived quit',
-      'none none',
+      'none none none none',
       '"stdin"',
       'ok',
       'Handler exited with code 1',
