@@ -43,7 +43,7 @@ export class Operations {
 
   publishLayerVersion(name: string, body: Json): Json {
     const content = object(body.Content, 'Content');
-    const zip = zipFrom(content, 'Content');
+    const zip = zipFrom(content, 'Content', this.#store);
     const record = this.#store.publishLayer(name, zip, {
       Description: optionalString(body.Description, 'Description'),
       LicenseInfo: optionalString(body.LicenseInfo, 'LicenseInfo'),
@@ -210,7 +210,7 @@ export class Operations {
         'Runtime and Handler are mandatory parameters for functions created with deployment packages.',
       );
     }
-    const code = zipFrom(object(body.Code, 'Code'), 'Code');
+    const code = zipFrom(object(body.Code, 'Code'), 'Code', this.#store);
     if (this.#store.functionExists(name)) throw conflict(`Function already exist: ${name}`);
     const architectures = architecturesOf(body.Architectures) ?? ['x86_64'];
     const record: FunctionRecord = {
@@ -264,7 +264,7 @@ export class Operations {
   updateFunctionCode(name: string, body: Json): Json {
     const record = this.function(name);
     checkRevision(record, body.RevisionId);
-    const code = zipFrom(body, 'the request');
+    const code = zipFrom(body, 'the request', this.#store);
     const architectures = architecturesOf(body.Architectures);
     if (architectures) {
       this.#resolveLayers(
@@ -415,17 +415,28 @@ function optionalList(value: unknown, field: string, check: (item: string) => vo
   return value.length > 0 ? value : undefined;
 }
 
-/** The zip of a `ZipFile` (base64 in JSON); S3 and images are not emulated. */
-function zipFrom(content: Json, field: string): Buffer {
-  if (content.S3Bucket !== undefined || content.S3Key !== undefined) {
-    throw invalidParameter(
-      `S3 is not emulated by shlambda local: upload the zip directly with ZipFile in ${field} (a direct upload can be up to 50 MB)`,
-    );
-  }
+/** The zip of a `ZipFile` (base64 in JSON), or of an `S3Bucket`/`S3Key` put into this API's own S3
+ *  (s3-objects.ts); images are not emulated. */
+function zipFrom(content: Json, field: string, store: Store): Buffer {
   if (content.ImageUri !== undefined)
     throw invalidParameter('Container images are not emulated by shlambda local');
-  const base64 = requiredString(content.ZipFile, `ZipFile in ${field}`);
-  const zip = Buffer.from(base64, 'base64');
+  let zip: Buffer;
+  if (content.S3Bucket !== undefined || content.S3Key !== undefined) {
+    const bucket = requiredString(content.S3Bucket, `S3Bucket in ${field}`);
+    const key = requiredString(content.S3Key, `S3Key in ${field}`);
+    const found = store.getObject(bucket, key);
+    if (typeof found === 'string') {
+      // Lambda's own words for an object it cannot read.
+      throw invalidParameter(
+        found === 'bucket'
+          ? `Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist (shlambda local: upload the zip to s3://${bucket}/ through this endpoint first)`
+          : 'Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The specified key does not exist.',
+      );
+    }
+    zip = found;
+  } else {
+    zip = Buffer.from(requiredString(content.ZipFile, `ZipFile in ${field}`), 'base64');
+  }
   const magic = zip.subarray(0, 4).toString('latin1');
   if (magic !== 'PK\x03\x04' && magic !== 'PK\x05\x06') {
     throw invalidParameter(

@@ -27,6 +27,7 @@ import {
 } from './errors.ts';
 import { FunctionRunner, type FunctionSpec } from './function-runner.ts';
 import { type Json, Operations } from './operations.ts';
+import { isS3Request, serveS3 } from './s3-objects.ts';
 import { Store } from './store.ts';
 
 export interface LocalLambdaApiOptions {
@@ -131,7 +132,10 @@ async function handle(context: Context, req: IncomingMessage, res: ServerRespons
   const target = new URL(req.url ?? '/', 'http://localhost');
   let reply: Reply;
   try {
-    reply = await route(context, method, target, req);
+    // The same endpoint serves S3 for the SDK's S3 client (AWS_ENDPOINT_URL): it signs for s3.
+    reply = isS3Request(req)
+      ? await serveS3(context.store, method, target, req)
+      : await route(context, method, target, req);
   } catch (error) {
     reply = errorReply(context, error, `${method} ${target.pathname}`);
     // Whatever the caller still sends is read and dropped, so it sees our answer rather than a reset.

@@ -250,6 +250,26 @@ export class Store {
   functionNames(): string[] {
     return safeReaddir(path.join(this.dataDir, 'functions')).sort();
   }
+
+  // ---- S3 objects (PutObject uploads, read back as a zip's S3Bucket/S3Key) ----
+
+  /** One file per object, named by its key's hash: keys hold slashes and any other character. */
+  objectPath(bucket: string, key: string): string {
+    return path.join(this.dataDir, 's3', bucket, createHash('sha256').update(key).digest('hex'));
+  }
+
+  putObject(bucket: string, key: string, data: Buffer): void {
+    writeAtomic(this.objectPath(bucket, key), data);
+  }
+
+  /** The object's bytes; `bucket` when no object was ever put into that bucket, `key` when not that key. */
+  getObject(bucket: string, key: string): Buffer | 'bucket' | 'key' {
+    try {
+      return fs.readFileSync(this.objectPath(bucket, key));
+    } catch {
+      return fs.existsSync(path.join(this.dataDir, 's3', bucket)) ? 'key' : 'bucket';
+    }
+  }
 }
 
 function safeReaddir(dir: string): string[] {

@@ -287,6 +287,47 @@ describe('shlambda against the local Lambda API', () => {
   });
 });
 
+describe('shlambda publish --s3-bucket, against the local Lambda API and its S3', () => {
+  it('uploads the zip with PutObject, makes the layer from the object, and a function runs on it', async () => {
+    const run = await shlambda([
+      'publish',
+      '--zip',
+      inject('layerZip'),
+      '--layer-name',
+      'shlambda-s3',
+      '--s3-bucket',
+      'my-layers',
+      '--json',
+    ]);
+    expect(run.stderr).not.toMatch(/error/i);
+    expect(run.code).toBe(0);
+    // The SDK's S3 client sent it to the same endpoint (AWS_ENDPOINT_URL), which checked its SHA-256
+    // and CRC32 and kept it byte for byte.
+    const objects = path.join(work, 'data', 's3', 'my-layers');
+    const [stored] = fs.readdirSync(objects);
+    expect(
+      fs.readFileSync(path.join(objects, stored ?? '')).equals(fs.readFileSync(inject('layerZip'))),
+    ).toBe(true);
+    const layer = JSON.parse(run.stdout).layers[0].layerVersionArn;
+    expect(layer).toMatch(/:layer:shlambda-s3:1$/);
+
+    const deploy = await shlambda([
+      'deploy',
+      '--function-name',
+      'echo-s3',
+      '--code',
+      ECHO,
+      '--handler',
+      'function.handler',
+      '--role',
+      ROLE,
+    ]);
+    expect(deploy.code).toBe(0);
+    const invoke = await shlambda(['invoke', '--function-name', 'echo-s3', '--payload', '{"via":"s3"}']);
+    expect(invoke.stdout).toBe('{"via":"s3"}');
+  });
+});
+
 describe('shlambda local serve', () => {
   it('prints the URL and the export line, answers, and stops cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [cli, 'local', 'serve', '--port', '0', '--data', 'served'], {

@@ -21,6 +21,7 @@ import {
   waitUntilFunctionActiveV2,
   waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type LocalLambdaApi, startLocalLambdaApi } from '../../scripts/local-lambda-api/server.ts';
 import { functionZip } from '../helpers/local-lambda-api-zip.ts';
@@ -173,12 +174,55 @@ describe('layers', () => {
     expect(v3.Version).toBe(3);
   });
 
-  it('refuses S3 content, saying S3 is not emulated', async () => {
-    const error = await failure(
-      lambda.send(new PublishLayerVersionCommand({ LayerName: 'x', Content: { S3Bucket: 'b', S3Key: 'k' } })),
+  it('takes a zip put into its own S3, and says which object is missing as Lambda does', async () => {
+    const tiny = await functionZip({ 'bin/hello': 'echo hi' });
+    const s3 = new S3Client({
+      endpoint: api.url,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      maxAttempts: 1,
+    });
+    await s3.send(new PutObjectCommand({ Bucket: 'zips', Key: 'layers/tiny v1.zip', Body: tiny }));
+    const published = await lambda.send(
+      new PublishLayerVersionCommand({
+        LayerName: 'from-s3',
+        Content: { S3Bucket: 'zips', S3Key: 'layers/tiny v1.zip' },
+      }),
     );
-    expect(error.name).toBe('InvalidParameterValueException');
-    expect(error.message).toContain('S3 is not emulated');
+    expect(published.Content?.CodeSize).toBe(tiny.length);
+    const noKey = await failure(
+      lambda.send(
+        new PublishLayerVersionCommand({ LayerName: 'x', Content: { S3Bucket: 'zips', S3Key: 'other.zip' } }),
+      ),
+    );
+    expect(noKey.name).toBe('InvalidParameterValueException');
+    expect(noKey.message).toContain('S3 Error Code: NoSuchKey');
+    const noBucket = await failure(
+      lambda.send(
+        new PublishLayerVersionCommand({ LayerName: 'x', Content: { S3Bucket: 'nobucket', S3Key: 'k' } }),
+      ),
+    );
+    expect(noBucket.message).toContain('S3 Error Code: NoSuchBucket');
+    // Only uploads are emulated; S3's own error shape says so.
+    const get = await failure(s3.send(new GetObjectCommand({ Bucket: 'zips', Key: 'layers/tiny v1.zip' })));
+    expect(get.name).toBe('NotImplemented');
+    s3.destroy();
+  });
+
+  it('refuses an upload whose bytes are not the ones it signed', async () => {
+    const tiny = await functionZip({ 'bin/hello': 'echo hi' });
+    const answer = await fetch(`${api.url}/zips/forged.zip`, {
+      method: 'PUT',
+      headers: {
+        authorization:
+          'AWS4-HMAC-SHA256 Credential=x/20261202/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0',
+        'x-amz-content-sha256': '0'.repeat(64),
+      },
+      body: tiny,
+    });
+    expect(answer.status).toBe(400);
+    expect(await answer.text()).toContain('<Code>XAmzContentSHA256Mismatch</Code>');
   });
 });
 
