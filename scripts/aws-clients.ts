@@ -34,12 +34,21 @@ export function loadAwsSettings(
   env: NodeJS.ProcessEnv,
 ): AwsSettings {
   const lambdaEndpoint = values['endpoint-url'] || env.AWS_ENDPOINT_URL_LAMBDA || env.AWS_ENDPOINT_URL;
-  const s3Endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
+  // --endpoint-url names where Lambda is; an upload through S3 goes there too unless S3 has its own
+  // (shlambda local serve takes both), never to real S3 while Lambda is elsewhere.
+  const s3Endpoint = env.AWS_ENDPOINT_URL_S3 || values['endpoint-url'] || env.AWS_ENDPOINT_URL;
   checkUrl(
     values['endpoint-url'] ? '--endpoint-url' : 'AWS_ENDPOINT_URL_LAMBDA/AWS_ENDPOINT_URL',
     lambdaEndpoint,
   );
-  checkUrl('AWS_ENDPOINT_URL_S3/AWS_ENDPOINT_URL', s3Endpoint);
+  checkUrl(
+    env.AWS_ENDPOINT_URL_S3
+      ? 'AWS_ENDPOINT_URL_S3'
+      : values['endpoint-url']
+        ? '--endpoint-url'
+        : 'AWS_ENDPOINT_URL',
+    s3Endpoint,
+  );
   return Object.freeze({
     region: values.region || undefined,
     profile: values.profile || undefined,

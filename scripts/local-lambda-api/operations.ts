@@ -4,6 +4,7 @@
 
 import { functionArn, layerArn, layerVersionArn, type Place, parseLayerVersionArn } from './arns.ts';
 import { conflict, invalidParameter, notFound, preconditionFailed } from './errors.ts';
+import { isBucketName } from './s3-objects.ts';
 import {
   codeSha256,
   type FunctionRecord,
@@ -424,6 +425,8 @@ function zipFrom(content: Json, field: string, store: Store): Buffer {
   if (content.S3Bucket !== undefined || content.S3Key !== undefined) {
     const bucket = requiredString(content.S3Bucket, `S3Bucket in ${field}`);
     const key = requiredString(content.S3Key, `S3Key in ${field}`);
+    if (!isBucketName(bucket))
+      throw invalidParameter(`S3Bucket in ${field}: '${bucket}' is not a bucket name`);
     const found = store.getObject(bucket, key);
     if (typeof found === 'string') {
       // Lambda's own words for an object it cannot read.

@@ -134,7 +134,7 @@ async function handle(context: Context, req: IncomingMessage, res: ServerRespons
   try {
     // The same endpoint serves S3 for the SDK's S3 client (AWS_ENDPOINT_URL): it signs for s3.
     reply = isS3Request(req)
-      ? await serveS3(context.store, method, target, req)
+      ? await serveS3(context.store, method, req)
       : await route(context, method, target, req);
   } catch (error) {
     reply = errorReply(context, error, `${method} ${target.pathname}`);

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import {
   AddLayerVersionPermissionCommand,
@@ -21,7 +22,13 @@ import {
   waitUntilFunctionActiveV2,
   waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CopyObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type LocalLambdaApi, startLocalLambdaApi } from '../../scripts/local-lambda-api/server.ts';
 import { functionZip } from '../helpers/local-lambda-api-zip.ts';
@@ -204,9 +211,58 @@ describe('layers', () => {
       ),
     );
     expect(noBucket.message).toContain('S3 Error Code: NoSuchBucket');
-    // Only uploads are emulated; S3's own error shape says so.
+    // A key is its own characters, `..` too: nothing is resolved, nothing lands in another bucket.
+    await s3.send(new PutObjectCommand({ Bucket: 'zips', Key: '../other/x/../tiny.zip', Body: tiny }));
+    const dotted = await lambda.send(
+      new PublishLayerVersionCommand({
+        LayerName: 'dotted',
+        Content: { S3Bucket: 'zips', S3Key: '../other/x/../tiny.zip' },
+      }),
+    );
+    expect(dotted.Content?.CodeSize).toBe(tiny.length);
+    expect(fs.existsSync(path.join(dataDir, 's3', 'other'))).toBe(false);
+    const badBucket = await failure(
+      lambda.send(
+        new PublishLayerVersionCommand({ LayerName: 'x', Content: { S3Bucket: '../functions', S3Key: 'k' } }),
+      ),
+    );
+    expect(badBucket.message).toContain("'../functions' is not a bucket name");
+    // A stream is sent aws-chunked, its CRC32 in a trailer.
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: 'zips',
+        Key: 'streamed.zip',
+        Body: Readable.from([tiny]),
+        ContentLength: tiny.length,
+      }),
+    );
+    const streamed = await lambda.send(
+      new PublishLayerVersionCommand({
+        LayerName: 'streamed',
+        Content: { S3Bucket: 'zips', S3Key: 'streamed.zip' },
+      }),
+    );
+    expect(streamed.Content?.CodeSha256).toBe(published.Content?.CodeSha256);
+    // Only PutObject is emulated; S3's own error shape says so, and another PUT on a key changes nothing.
     const get = await failure(s3.send(new GetObjectCommand({ Bucket: 'zips', Key: 'layers/tiny v1.zip' })));
     expect(get.name).toBe('NotImplemented');
+    const tagging = await failure(
+      s3.send(new PutObjectTaggingCommand({ Bucket: 'zips', Key: 'streamed.zip', Tagging: { TagSet: [] } })),
+    );
+    expect(tagging.name).toBe('NotImplemented');
+    const copy = await failure(
+      s3.send(
+        new CopyObjectCommand({ Bucket: 'zips', Key: 'streamed.zip', CopySource: 'zips/layers/tiny v1.zip' }),
+      ),
+    );
+    expect(copy.name).toBe('NotImplemented');
+    const again = await lambda.send(
+      new PublishLayerVersionCommand({
+        LayerName: 'streamed',
+        Content: { S3Bucket: 'zips', S3Key: 'streamed.zip' },
+      }),
+    );
+    expect(again.Content?.CodeSha256).toBe(published.Content?.CodeSha256);
     s3.destroy();
   });
 

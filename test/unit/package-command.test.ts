@@ -211,6 +211,18 @@ describe('option parsing', () => {
     );
   });
 
+  it('sends S3 uploads to AWS_ENDPOINT_URL_S3, else where --endpoint-url sends Lambda, else AWS_ENDPOINT_URL', () => {
+    const env = { AWS_ENDPOINT_URL: 'http://127.0.0.1:1' };
+    expect(loadAwsSettings({}, { ...env, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4' }).s3Endpoint).toBe(
+      'http://127.0.0.1:4',
+    );
+    // Never to real S3 while Lambda is a local one.
+    expect(loadAwsSettings({ 'endpoint-url': 'http://127.0.0.1:3' }, {}).s3Endpoint).toBe(
+      'http://127.0.0.1:3',
+    );
+    expect(loadAwsSettings({}, env).s3Endpoint).toBe('http://127.0.0.1:1');
+  });
+
   it('parses publish sharing and architectures', () => {
     expect(parsePublishOptions(['--arch', 'all']).arches).toEqual(['x86_64', 'arm64']);
     expect(parsePublishOptions([]).arches).toEqual(['x86_64']);
