@@ -554,6 +554,13 @@ describe('prestarted handlers (function mode)', () => {
 
   const ownBash: Array<[string, string, string[]]> = [
     ['a file in POSIX mode', 'set -o posix\nhandler() { printf ok; }\n', ['"x"', '"x"']],
+    // Its trap runs before the commands that end each process too: under errexit, a write that failed
+    // there once stdout and stderr were closed ended the process without its exit report.
+    [
+      'a file with errexit and a DEBUG trap',
+      "set -e\ntrap 'echo dbg >&2' DEBUG\nhandler() { printf ok; }\n",
+      ['"x"', '"x"'],
+    ],
     [
       'a file that clears its ERR trap after its top level',
       'trap \'echo "init failed" >&2; exit 1\' ERR\ncd /tmp\ntrap - ERR\nhandler() { [[ $1 == \'"bad"\' ]] && return 3; printf ok; }\n',
