@@ -103,8 +103,7 @@ def read_event():
         # JSON all the same: handed over as a string, it would be a different event.
         raise HandlerFailure(
             "Runtime.UnmarshalError",
-            f"Unable to unmarshal input: the event is nested deeper than Python's json module decodes"
-            f" (its recursion limit, {sys.getrecursionlimit()})",
+            "Unable to unmarshal input: the event is nested deeper than Python's json module decodes",
         ) from None
     except ValueError:
         return raw.decode("utf-8", "replace")
