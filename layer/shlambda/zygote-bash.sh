@@ -72,10 +72,11 @@ if [[ $__shlambda_restore ]]; then
   # Not the EXIT trap, which the processes' own replaces (a second fork, for a file that has one).
   [[ $__shlambda_restore == *EXIT* ]] && __shlambda_restore=${__shlambda_restore/"$(builtin trap -p EXIT)"/}
 fi
-# Each process's exit trap (see there); with xtrace, it first stops tracing, unseen. A DEBUG trap of the
-# function's would run before each of its commands, and under errexit its first failing write, once
-# stdout and stderr are closed, would end the process without its report: it goes first.
-__shlambda_exit_trap='builtin trap - DEBUG; command exec 1>&- 2>&-; builtin printf "E %d\n" "$__shlambda_status" >&399'
+# Each process's exit trap (see there); with xtrace, it first stops tracing, unseen. The file's DEBUG trap
+# would run before each of its commands, and under errexit its first failing write, once stdout and
+# stderr are closed, would end the process without its report: for such a file, it goes first.
+__shlambda_exit_trap='command exec 1>&- 2>&-; builtin printf "E %d\n" "$__shlambda_status" >&399'
+[[ $__shlambda_restore == *DEBUG* ]] && __shlambda_exit_trap="builtin trap - DEBUG; $__shlambda_exit_trap"
 # A function named `command` would take this shell's `command exec`: it is the function's, from its go
 # to its exit trap.
 if builtin declare -F command >/dev/null; then
