@@ -34,27 +34,32 @@ export function loadAwsSettings(
   env: NodeJS.ProcessEnv,
 ): AwsSettings {
   const lambdaEndpoint = values['endpoint-url'] || env.AWS_ENDPOINT_URL_LAMBDA || env.AWS_ENDPOINT_URL;
-  // --endpoint-url names where Lambda is; an upload through S3 goes there too unless S3 has its own
-  // (shlambda local serve takes both), never to real S3 while Lambda is elsewhere.
-  const s3Endpoint = env.AWS_ENDPOINT_URL_S3 || values['endpoint-url'] || env.AWS_ENDPOINT_URL;
   checkUrl(
     values['endpoint-url'] ? '--endpoint-url' : 'AWS_ENDPOINT_URL_LAMBDA/AWS_ENDPOINT_URL',
     lambdaEndpoint,
   );
-  checkUrl(
-    env.AWS_ENDPOINT_URL_S3
-      ? 'AWS_ENDPOINT_URL_S3'
-      : values['endpoint-url']
-        ? '--endpoint-url'
-        : 'AWS_ENDPOINT_URL',
-    s3Endpoint,
-  );
+  // --endpoint-url names where Lambda is. When that is this machine (shlambda local serve, which takes
+  // both), an upload through S3 goes there too unless S3 has its own: not to real S3 while Lambda is a
+  // local one. A remote one (a FIPS or VPC endpoint of Lambda's) is Lambda's alone.
+  const localLambda = isLoopback(values['endpoint-url']) ? values['endpoint-url'] : undefined;
+  const s3Endpoint = env.AWS_ENDPOINT_URL_S3 || localLambda || env.AWS_ENDPOINT_URL;
+  checkUrl(env.AWS_ENDPOINT_URL_S3 ? 'AWS_ENDPOINT_URL_S3' : 'AWS_ENDPOINT_URL', s3Endpoint);
   return Object.freeze({
     region: values.region || undefined,
     profile: values.profile || undefined,
     lambdaEndpoint: lambdaEndpoint || undefined,
     s3Endpoint: s3Endpoint || undefined,
   });
+}
+
+/** Whether a URL points at this machine (an emulator), not at a service elsewhere. */
+function isLoopback(value: string | undefined): boolean {
+  if (!value) return false;
+  try {
+    return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(value).hostname);
+  } catch {
+    return false;
+  }
 }
 
 function checkUrl(name: string, value: string | undefined): void {

@@ -216,10 +216,13 @@ describe('option parsing', () => {
     expect(loadAwsSettings({}, { ...env, AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4' }).s3Endpoint).toBe(
       'http://127.0.0.1:4',
     );
-    // Never to real S3 while Lambda is a local one.
+    // Never to real S3 while Lambda is a local one; a remote Lambda endpoint is Lambda's alone.
     expect(loadAwsSettings({ 'endpoint-url': 'http://127.0.0.1:3' }, {}).s3Endpoint).toBe(
       'http://127.0.0.1:3',
     );
+    expect(
+      loadAwsSettings({ 'endpoint-url': 'https://lambda-fips.us-east-1.amazonaws.com' }, {}).s3Endpoint,
+    ).toBeUndefined();
     expect(loadAwsSettings({}, env).s3Endpoint).toBe('http://127.0.0.1:1');
   });
 
