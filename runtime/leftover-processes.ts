@@ -77,17 +77,18 @@ function sweep(markers: Buffer[], group: number | undefined, since: number | und
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     const window = startedSince(since, lastPid());
     const found = findMarked(markers, group, window.pids);
-    // Only what was killed already, and is still on its way out: nothing new was started.
-    if (found.every(({ leftover }) => ended.some((known) => known.pid === leftover.pid))) {
-      for (const { leftover } of found) kill(leftover.pid);
-      return { ended, complete: true };
-    }
+    let started = 0;
     for (const { leftover, pgrp } of found) {
-      if (!ended.some((known) => known.pid === leftover.pid)) ended.push(leftover);
+      // One killed in an earlier pass may still be on its way out: found again, it is not a new one.
+      if (!ended.some((known) => known.pid === leftover.pid)) {
+        ended.push(leftover);
+        started++;
+      }
       kill(leftover.pid);
       // Only a group made during the invocation: a process may have joined an older one (its zygote's).
       if (pgrp > 1 && pgrp !== group && window.isNew(pgrp)) kill(-pgrp);
     }
+    if (started === 0) return { ended, complete: true };
   }
   return { ended, complete: false };
 }
