@@ -190,42 +190,22 @@ describe('layers', () => {
       credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
       maxAttempts: 1,
     });
+    const fromS3 = (LayerName: string, S3Bucket: string, S3Key: string) =>
+      lambda.send(new PublishLayerVersionCommand({ LayerName, Content: { S3Bucket, S3Key } }));
     await s3.send(new PutObjectCommand({ Bucket: 'zips', Key: 'layers/tiny v1.zip', Body: tiny }));
-    const published = await lambda.send(
-      new PublishLayerVersionCommand({
-        LayerName: 'from-s3',
-        Content: { S3Bucket: 'zips', S3Key: 'layers/tiny v1.zip' },
-      }),
-    );
+    const published = await fromS3('from-s3', 'zips', 'layers/tiny v1.zip');
     expect(published.Content?.CodeSize).toBe(tiny.length);
-    const noKey = await failure(
-      lambda.send(
-        new PublishLayerVersionCommand({ LayerName: 'x', Content: { S3Bucket: 'zips', S3Key: 'other.zip' } }),
-      ),
-    );
+    const noKey = await failure(fromS3('x', 'zips', 'other.zip'));
     expect(noKey.name).toBe('InvalidParameterValueException');
     expect(noKey.message).toContain('S3 Error Code: NoSuchKey');
-    const noBucket = await failure(
-      lambda.send(
-        new PublishLayerVersionCommand({ LayerName: 'x', Content: { S3Bucket: 'nobucket', S3Key: 'k' } }),
-      ),
-    );
+    const noBucket = await failure(fromS3('x', 'nobucket', 'k'));
     expect(noBucket.message).toContain('S3 Error Code: NoSuchBucket');
     // A key is its own characters, `..` too: nothing is resolved, nothing lands in another bucket.
     await s3.send(new PutObjectCommand({ Bucket: 'zips', Key: '../other/x/../tiny.zip', Body: tiny }));
-    const dotted = await lambda.send(
-      new PublishLayerVersionCommand({
-        LayerName: 'dotted',
-        Content: { S3Bucket: 'zips', S3Key: '../other/x/../tiny.zip' },
-      }),
-    );
+    const dotted = await fromS3('dotted', 'zips', '../other/x/../tiny.zip');
     expect(dotted.Content?.CodeSize).toBe(tiny.length);
     expect(fs.existsSync(path.join(dataDir, 's3', 'other'))).toBe(false);
-    const badBucket = await failure(
-      lambda.send(
-        new PublishLayerVersionCommand({ LayerName: 'x', Content: { S3Bucket: '../functions', S3Key: 'k' } }),
-      ),
-    );
+    const badBucket = await failure(fromS3('x', '../functions', 'k'));
     expect(badBucket.message).toContain("'../functions' is not a bucket name");
     // A stream is sent aws-chunked, its CRC32 in a trailer.
     await s3.send(
@@ -236,12 +216,7 @@ describe('layers', () => {
         ContentLength: tiny.length,
       }),
     );
-    const streamed = await lambda.send(
-      new PublishLayerVersionCommand({
-        LayerName: 'streamed',
-        Content: { S3Bucket: 'zips', S3Key: 'streamed.zip' },
-      }),
-    );
+    const streamed = await fromS3('streamed', 'zips', 'streamed.zip');
     expect(streamed.Content?.CodeSha256).toBe(published.Content?.CodeSha256);
     // Only PutObject is emulated; S3's own error shape says so, and another PUT on a key changes nothing.
     const get = await failure(s3.send(new GetObjectCommand({ Bucket: 'zips', Key: 'layers/tiny v1.zip' })));
@@ -256,12 +231,7 @@ describe('layers', () => {
       ),
     );
     expect(copy.name).toBe('NotImplemented');
-    const again = await lambda.send(
-      new PublishLayerVersionCommand({
-        LayerName: 'streamed',
-        Content: { S3Bucket: 'zips', S3Key: 'streamed.zip' },
-      }),
-    );
+    const again = await fromS3('streamed', 'zips', 'streamed.zip');
     expect(again.Content?.CodeSha256).toBe(published.Content?.CodeSha256);
     s3.destroy();
   });
