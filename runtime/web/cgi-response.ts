@@ -22,7 +22,10 @@ export interface CgiResponse {
 /** A header block longer than this without its blank line is not a header block. */
 const MAX_HEADER_BYTES = 64 * 1024;
 
-const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$/;
+const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*?)[ \t]*$/;
+
+/** Field values hold visible characters, spaces and tabs only (RFC 9110 section 5.5). */
+const CONTROL_CHARACTER = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 /**
  * Splits a CGI script's output into status, headers and body. Lines may end in LF or CRLF; folded
@@ -38,7 +41,10 @@ export function parseCgiOutput(output: Buffer): CgiResponse {
     const newline = output.indexOf(0x0a, position);
     const end = newline === -1 ? output.length : newline;
     if (end > MAX_HEADER_BYTES) break;
-    let line = output.toString('latin1', position, end);
+    // UTF-8 as written (a `Location` or a file name in `Content-Disposition`); other bytes are obs-text,
+    // kept one character per byte.
+    const bytes = output.subarray(position, end);
+    let line = bytes.toString(isUtf8(bytes) ? 'utf8' : 'latin1');
     if (line.endsWith('\r')) line = line.slice(0, -1);
     position = newline === -1 ? output.length : newline + 1;
     if (line === '') {
@@ -49,6 +55,14 @@ export function parseCgiOutput(output: Buffer): CgiResponse {
     if (/^[ \t]/.test(line) && last) {
       last[1] = `${last[1]} ${line.trim()}`;
       continue;
+    }
+    const control = CONTROL_CHARACTER.exec(line);
+    if (control) {
+      const code = control[0].charCodeAt(0).toString(16).padStart(2, '0');
+      throw new InvalidCgiResponseError(
+        `The CGI script's header line ${lineNumber} holds the control character 0x${code}: ${quote(line)}. ` +
+          'Header lines hold visible characters, spaces and tabs only, and end with LF or CRLF',
+      );
     }
     const match = HEADER_LINE.exec(line);
     if (!match?.[1]) {

@@ -40,6 +40,25 @@ describe('parseCgiOutput', () => {
     ]);
   });
 
+  it('reads UTF-8 header values as the script wrote them, and other bytes one character each', () => {
+    const parsed = out(
+      Buffer.concat([
+        Buffer.from('Location: /café\r\nContent-Disposition: attachment; filename="naïve ☃.txt"\r\n', 'utf8'),
+        Buffer.from('X-Legacy: caf\xe9\r\n\r\n', 'latin1'),
+      ]),
+    );
+    expect(parsed.headers).toEqual([
+      ['Location', '/café'],
+      ['Content-Disposition', 'attachment; filename="naïve ☃.txt"'],
+      ['X-Legacy', 'caf\u00e9'],
+    ]);
+    expect(proxy('api-gateway-v2', parsed).response.headers).toEqual({
+      Location: '/café',
+      'Content-Disposition': 'attachment; filename="naïve ☃.txt"',
+      'X-Legacy': 'caf\u00e9',
+    });
+  });
+
   it('keeps a binary body byte for byte', () => {
     const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0xff]);
     const parsed = out(Buffer.concat([Buffer.from('Content-Type: image/png\r\n\r\n'), png]));
@@ -54,6 +73,10 @@ describe('parseCgiOutput', () => {
     ['an invalid Status', 'Status: OK\n\n', 'invalid Status header "OK"'],
     ['a Status out of range', 'Status: 700 Odd\n\n', 'invalid Status'],
     ['no blank line in 64 KB', `X-Big: ${'a'.repeat(70_000)}\n\n`, 'no blank line'],
+    ['a NUL in a value', 'Content-Type: text/plain\nX-N: a\0b\n\n', 'line 2 holds the control character 0x00'],
+    ['a bare CR in a value', 'X-A: a\rSet-Cookie: b=1\n\n', 'line 1 holds the control character 0x0d'],
+    ['an escape in a value', 'X-E: \x1b[31mred\n\n', 'control character 0x1b'],
+    ['a DEL in a name', 'X-\x7f: 1\n\n', 'control character 0x7f'],
   ])('refuses %s', (_, text, message) => {
     const error = thrown(InvalidCgiResponseError, () => out(text));
     expect(error.name).toBe('Function.InvalidCgiResponse');
