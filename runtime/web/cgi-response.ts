@@ -25,6 +25,7 @@ const MAX_HEADER_BYTES = 64 * 1024;
 const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*?)[ \t]*$/;
 
 /** Field values hold visible characters, spaces and tabs only (RFC 9110 section 5.5). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
 const CONTROL_CHARACTER = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 /**

@@ -73,7 +73,11 @@ describe('parseCgiOutput', () => {
     ['an invalid Status', 'Status: OK\n\n', 'invalid Status header "OK"'],
     ['a Status out of range', 'Status: 700 Odd\n\n', 'invalid Status'],
     ['no blank line in 64 KB', `X-Big: ${'a'.repeat(70_000)}\n\n`, 'no blank line'],
-    ['a NUL in a value', 'Content-Type: text/plain\nX-N: a\0b\n\n', 'line 2 holds the control character 0x00'],
+    [
+      'a NUL in a value',
+      'Content-Type: text/plain\nX-N: a\0b\n\n',
+      'line 2 holds the control character 0x00',
+    ],
     ['a bare CR in a value', 'X-A: a\rSet-Cookie: b=1\n\n', 'line 1 holds the control character 0x0d'],
     ['an escape in a value', 'X-E: \x1b[31mred\n\n', 'control character 0x1b'],
     ['a DEL in a name', 'X-\x7f: 1\n\n', 'control character 0x7f'],
