@@ -53,7 +53,7 @@ export function createLogger(
       for (const line of lines) {
         text +=
           format === 'JSON'
-            ? `${JSON.stringify({ timestamp, level: 'INFO', requestId, message: line })}\n`
+            ? `${jsonHandlerLine(timestamp, requestId, line)}\n`
             : `${timestamp}\t${requestId ?? '-'}\t${line}\n`;
       }
       write(text);
@@ -68,6 +68,39 @@ export function createLogger(
       );
     },
   };
+}
+
+/**
+ * A handler line in the JSON log format. A line that is itself a JSON object (a structured logger's,
+ * with its own `level`) is passed on as written, with `timestamp` and `requestId` added when it has
+ * none: Lambda reads `level` from such a line for its application log-level filter, and wrapping it
+ * as an INFO `message` would hide an ERROR line behind a WARN filter
+ * (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html).
+ * Any other line becomes an INFO record with the line as its `message`.
+ */
+function jsonHandlerLine(timestamp: string, requestId: string | undefined, line: string): string {
+  const trimmed = line.trim();
+  if (trimmed.startsWith('{') && trimmed.endsWith('}')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+      const own = parsed as Record<string, unknown>;
+      let added = '';
+      if (!Object.hasOwn(own, 'timestamp')) added += `"timestamp":${JSON.stringify(timestamp)},`;
+      if (requestId !== undefined && !Object.hasOwn(own, 'requestId')) {
+        added += `"requestId":${JSON.stringify(requestId)},`;
+      }
+      if (added === '') return trimmed;
+      const rest = trimmed.slice(1);
+      // The original text is kept byte for byte (a number JSON.parse would round stays as written).
+      return Object.keys(own).length === 0 ? `{${added.slice(0, -1)}}` : `{${added}${rest}`;
+    }
+  }
+  return JSON.stringify({ timestamp, level: 'INFO', requestId, message: line });
 }
 
 /** Lines of a handler's log kept for a failed invocation's `stackTrace`. */

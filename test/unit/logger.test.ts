@@ -55,7 +55,13 @@ describe('createLogger: Text format', () => {
 describe('createLogger: JSON format', () => {
   it('writes each handler line as one parseable JSON object with timestamp, level, requestId and message', () => {
     const { logger, lines } = capture('JSON');
-    const messages = ['plain', 'with "quotes", a \\ backslash and a\ttab', 'ünïcödé €', '{"already":"json"}'];
+    const messages = [
+      'plain',
+      'with "quotes", a \\ backslash and a\ttab',
+      'ünïcödé €',
+      '{not json}',
+      '["an array"]',
+    ];
     logger.handlerLines('req-42', messages);
     const records = lines().map((line) => JSON.parse(line));
     expect(records.map((record) => record.message)).toEqual(messages);
@@ -65,6 +71,22 @@ describe('createLogger: JSON format', () => {
       expect(record.level).toBe('INFO');
       expect(record.requestId).toBe('req-42');
     }
+  });
+
+  it('passes a handler line that is a JSON object on as written, adding timestamp and requestId', () => {
+    const { logger, lines } = capture('JSON');
+    logger.handlerLines('req-42', [
+      '{"level":"ERROR","msg":"structured","big":12345678901234567890}',
+      '  {"timestamp":"2024-11-02T16:51:31.587Z","requestId":"own","level":"debug"}',
+      '{}',
+    ]);
+    const [first, second, third] = lines();
+    expect(first).toMatch(
+      /^\{"timestamp":"[^"]+","requestId":"req-42","level":"ERROR","msg":"structured","big":12345678901234567890\}$/,
+    );
+    expect(JSON.parse(first ?? '').timestamp).toMatch(ISO_TIMESTAMP);
+    expect(second).toBe('{"timestamp":"2024-11-02T16:51:31.587Z","requestId":"own","level":"debug"}');
+    expect(Object.keys(JSON.parse(third ?? ''))).toEqual(['timestamp', 'requestId']);
   });
 
   it('writes runtime messages with their own level', () => {
