@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   } catch (error) {
     for (const spare of firstSpares) spare.discard();
     for (const zygote of zygotes.values()) zygote.discard();
-    await failInit(client, error);
+    await failInit(client, error, logger);
     return;
   }
   logger.log(
@@ -118,10 +118,19 @@ function startFirstSpares(context: Parameters<typeof startSpare>[0]): PreparedHa
 }
 
 /** Reports an init failure the way Lambda shows it (to the first invocation), then exits non-zero. */
-async function failInit(client: RuntimeApiClient | undefined, error: unknown): Promise<void> {
+async function failInit(
+  client: RuntimeApiClient | undefined,
+  error: unknown,
+  logger?: Logger,
+): Promise<void> {
   const payload = toErrorPayload(error);
-  process.stderr.write(`shlambda init error: ${payload.errorType}: ${payload.errorMessage}\n`);
-  for (const line of payload.stackTrace) process.stderr.write(`  ${line}\n`);
+  const text = [`shlambda init error: ${payload.errorType}: ${payload.errorMessage}`]
+    .concat(payload.stackTrace.map((line) => `  ${line}`))
+    .join('\n');
+  // In the JSON log format (always on Lambda Managed Instances) this is one JSON record like the rest;
+  // before the configuration is read there is no logger, and the text goes out as it is.
+  if (logger) logger.log('FATAL', text);
+  else process.stderr.write(`${text}\n`);
   if (client) {
     try {
       await client.postInitError(payload);

@@ -381,6 +381,36 @@ describe('the invocation context', () => {
     );
     for (const entry of entries) expect(entry.timestamp).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
+
+  it("passes a handler's own JSON log line on with its level, so Lambda's log-level filter sees an ERROR", async () => {
+    const code = {
+      'function.sh': `handler() { echo '{"level":"ERROR","msg":"card declined"}' >&2; echo ok; }\n`,
+    };
+    const f = await fn(code, 'function.handler', { env: { AWS_LAMBDA_LOG_FORMAT: 'JSON' } });
+    const { outcome, logs } = await f.invoke('{}');
+    const line = logs.find((l) => l.includes('card declined'));
+    expect(JSON.parse(line ?? '')).toEqual({
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      requestId: (outcome as { requestId: string }).requestId,
+      level: 'ERROR',
+      msg: 'card declined',
+    });
+  });
+
+  it('writes an init error as a JSON record too when AWS_LAMBDA_LOG_FORMAT=JSON', async () => {
+    const f = await fn(ECHO, 'function.handlr', { env: { AWS_LAMBDA_LOG_FORMAT: 'JSON' } });
+    const { outcome, logs } = await f.invoke('{}');
+    expect(outcome.kind).toBe('init-error');
+    const records = logs.filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+    expect(records).toContainEqual(
+      expect.objectContaining({
+        level: 'FATAL',
+        message: expect.stringContaining(
+          "Runtime.HandlerFunctionNotFound: function.sh defines no function 'handlr'",
+        ),
+      }),
+    );
+  });
 });
 
 describe('prestarted handlers (function mode)', () => {
