@@ -12,6 +12,7 @@ import {
 import {
   checkExecutable,
   findProgram,
+  isExecutableFile,
   LANGUAGES_BY_EXTENSION,
   type Language,
   requireProgram,
@@ -135,6 +136,18 @@ export function resolveHandler(options: ResolveOptions): ResolvedHandler {
   }
   const bare = realFileInside(root, name.file, options.handler);
   if (bare) {
+    const stem = name.file.slice(0, name.file.length - extname(name.file).length);
+    if (
+      LANGUAGES_BY_EXTENSION.has(extname(name.file)) &&
+      !options.forcedInterpreter &&
+      !isExecutableFile(bare)
+    ) {
+      // function.sh.handler: the extension was written into the handler setting.
+      throw new InvalidHandlerError(
+        `_HANDLER ${JSON.stringify(options.handler)} includes the file's extension: a handler is ` +
+          `file.method without it, so set it to ${stem}.${name.method} (or to ${name.file} to run the whole file)`,
+      );
+    }
     checkExecutable(bare, name.file, options.searchPath);
     return withProgram('executable', bare, name.method, options, [name.method]);
   }
@@ -217,6 +230,8 @@ function realFileInside(root: string, relative: string, handler: string): string
   } catch {
     return undefined;
   }
+  // The root itself ("." or "./"): a directory, not outside.
+  if (real === root) return undefined;
   if (!real.startsWith(root + sep)) {
     throw new InvalidHandlerError(
       `_HANDLER ${JSON.stringify(handler)} resolves outside the task root (${real})`,

@@ -133,7 +133,7 @@ export function checkExecutable(file: string, displayName: string, searchPath: s
   }
 }
 
-function isExecutableFile(file: string): boolean {
+export function isExecutableFile(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return statSync(file).isFile();

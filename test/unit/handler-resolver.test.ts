@@ -154,7 +154,7 @@ describe('resolveHandler: hostile or malformed _HANDLER values', () => {
     expect(fs.existsSync(path.join(process.cwd(), 'pwned'))).toBe(false);
   });
 
-  it.each(['function', 'function.', '.handler'])(
+  it.each(['function', 'function.', '.handler', '.', './'])(
     'reports %j, which is no file and not file.method, as HandlerNotFoundError',
     (handler) => {
       const error = thrown(HandlerNotFoundError, () => resolve(handler, root));
@@ -336,6 +336,13 @@ describe('resolveHandler: function mode (file.method)', () => {
   it('refuses a file without extension for file.method when it is not executable', () => {
     const root = taskRoot({ run: '#!/bin/sh\necho "$1"\n' });
     thrown(HandlerNotExecutableError, () => resolve('run.main', root));
+  });
+
+  it('names the fix when the handler setting includes the file extension (function.sh.handler)', () => {
+    const root = taskRoot({ 'function.sh': BASH_FUNCTIONS });
+    const error = thrown(InvalidHandlerError, () => resolve('function.sh.handler', root));
+    expect(error.name).toBe('Runtime.InvalidHandler');
+    expect(error.message).toContain('set it to function.handler');
   });
 
   it('lists every file it looked for when none exists', () => {
