@@ -26,6 +26,9 @@ export const RESPONSE_LIMIT_BYTES = 6_291_556;
  *  that escaped the group (setsid) can hold a pipe open that long; its output is then cut off. */
 const DRAIN_CAP_MS = 100;
 
+/** The longest delay `setTimeout` takes (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** How long bytes a process reported as written may take to arrive: they are already in the pipe, so
  *  only a stalled runtime takes long; past this the invocation fails rather than answer part of them. */
 const REPORTED_BYTES_CAP_MS = 1000;
@@ -309,7 +312,12 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
       setDeadline(deadline: Deadline): void {
         if (settled) return;
         started = performance.now();
-        const termInMs = Math.max(0, deadline.deadlineMs - deadline.timeoutMarginMs - Date.now());
+        // Node fires a longer timer at once (with a warning): a deadline weeks away must not end the
+        // invocation now.
+        const termInMs = Math.min(
+          MAX_TIMER_MS,
+          Math.max(0, deadline.deadlineMs - deadline.timeoutMarginMs - Date.now()),
+        );
         timers.push(
           setTimeout(() => {
             stopSignal = 'SIGTERM';

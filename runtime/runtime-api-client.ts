@@ -82,7 +82,7 @@ export class RuntimeApiClient {
         throw new RuntimeApiFatalError('GET /next answered without Lambda-Runtime-Aws-Request-Id');
       return {
         requestId,
-        deadlineMs: Number(h.get('lambda-runtime-deadline-ms')) || Date.now() + 3000,
+        deadlineMs: deadlineOf(h.get('lambda-runtime-deadline-ms')),
         invokedFunctionArn: h.get('lambda-runtime-invoked-function-arn') ?? '',
         traceId: h.get('lambda-runtime-trace-id'),
         clientContext: h.get('lambda-runtime-client-context'),
@@ -205,4 +205,14 @@ function describe(error: unknown): string {
   return error instanceof Error
     ? `${(error as NodeJS.ErrnoException).code ?? error.name}: ${error.message}`
     : String(error);
+}
+
+/** Lambda's longest function timeout: what an invocation without a deadline gets, so the runtime never
+ *  ends a handler sooner than Lambda itself would (Lambda always sends one; some emulators do not). */
+const LONGEST_TIMEOUT_MS = 900_000;
+
+/** The invocation's deadline, epoch ms, from `Lambda-Runtime-Deadline-Ms`. */
+function deadlineOf(header: string | undefined): number {
+  const deadline = Number(header);
+  return header && Number.isFinite(deadline) && deadline > 0 ? deadline : Date.now() + LONGEST_TIMEOUT_MS;
 }

@@ -129,6 +129,21 @@ describe('RuntimeApiClient over raw HTTP/1.1', () => {
     );
   });
 
+  it.each([
+    ['no deadline header', ''],
+    ['a deadline that is not a number', 'Lambda-Runtime-Deadline-Ms: soon\r\n'],
+  ])("gives an invocation with %s Lambda's longest timeout, 900 s, not a shorter one", async (_, header) => {
+    const { client } = await setUp((request, socket) => {
+      if (!isNext(request)) return;
+      const headers = EVENT_HEADERS.replace(/Lambda-Runtime-Deadline-Ms: [^\r]*\r\n/, header);
+      socket.write(`HTTP/1.1 200 OK\r\n${headers}Content-Length: 2\r\n\r\n{}`);
+    });
+    const before = Date.now();
+    const invocation = await client.next();
+    expect(invocation.deadlineMs).toBeGreaterThanOrEqual(before + 900_000);
+    expect(invocation.deadlineMs).toBeLessThanOrEqual(Date.now() + 900_000);
+  });
+
   it('sends Host, User-Agent and Content-Length, and an error type that cannot break its header line', async () => {
     const { server, client } = await setUp((request, socket) => {
       socket.write(isNext(request) ? eventAnswer('{}') : ACCEPTED);
