@@ -24,6 +24,30 @@ const RUNTIME =
 const ROLE = /^arn:aws[a-zA-Z-]*:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-/]+$/;
 const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 const MAX_LAYERS = 5;
+/** Variables Lambda sets itself and refuses in `Environment.Variables` (the reserved ones of
+ *  https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime;
+ *  `LANG`, `PATH` and `LD_LIBRARY_PATH` are not; `TZ` is listed, but Lambda takes it, a common way to
+ *  set a function's time zone). */
+const RESERVED_VARIABLES: ReadonlySet<string> = new Set([
+  '_HANDLER',
+  '_X_AMZN_TRACE_ID',
+  'AWS_DEFAULT_REGION',
+  'AWS_REGION',
+  'AWS_EXECUTION_ENV',
+  'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+  'AWS_LAMBDA_FUNCTION_VERSION',
+  'AWS_LAMBDA_INITIALIZATION_TYPE',
+  'AWS_LAMBDA_LOG_GROUP_NAME',
+  'AWS_LAMBDA_LOG_STREAM_NAME',
+  'AWS_ACCESS_KEY',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_LAMBDA_RUNTIME_API',
+  'LAMBDA_TASK_ROOT',
+  'LAMBDA_RUNTIME_DIR',
+]);
 
 /** Where a stored zip can be downloaded from this API (the `Location` Lambda gives as a presigned S3 URL). */
 export type LocationOf = (kind: 'layers' | 'functions', name: string, version?: number) => string;
@@ -230,7 +254,7 @@ export class Operations {
       LastModified: lambdaTimestamp(),
       RevisionId: newRevisionId(),
     };
-    const layers = this.#resolveLayers(body.Layers ?? [], architectures[0] ?? 'x86_64');
+    const layers = this.#resolveLayers(body.Layers ?? []);
     record.Layers = layers.map((layer) => ({ Arn: layer.arn, CodeSize: layer.record.CodeSize }));
     this.#store.saveFunction(record, code, layers);
     return this.configuration(record);
@@ -267,13 +291,7 @@ export class Operations {
     checkRevision(record, body.RevisionId);
     const code = zipFrom(body, 'the request', this.#store);
     const architectures = architecturesOf(body.Architectures);
-    if (architectures) {
-      this.#resolveLayers(
-        record.Layers.map((layer) => layer.Arn),
-        architectures[0] ?? 'x86_64',
-      );
-      record.Architectures = architectures;
-    }
+    if (architectures) record.Architectures = architectures;
     record.CodeSha256 = codeSha256(code);
     record.CodeSize = code.length;
     if (body.DryRun === true) return this.configuration(record);
@@ -295,7 +313,7 @@ export class Operations {
     if (body.Environment !== undefined) record.Variables = variablesOf(body.Environment);
     let layers: { name: string; version: number }[] | undefined;
     if (body.Layers !== undefined) {
-      const resolved = this.#resolveLayers(body.Layers, record.Architectures[0] ?? 'x86_64');
+      const resolved = this.#resolveLayers(body.Layers);
       record.Layers = resolved.map((layer) => ({ Arn: layer.arn, CodeSize: layer.record.CodeSize }));
       layers = resolved;
     }
@@ -346,10 +364,13 @@ export class Operations {
     };
   }
 
-  /** Checks each ARN (format, region, existence, architecture) and names the first bad one. */
+  /**
+   * Checks each ARN (format, region, existence) and names the first bad one. Not the architecture: a
+   * layer's CompatibleArchitectures only filters ListLayers, and Lambda attaches a layer of either to
+   * a function of either (what fails is running its binaries, as it does here).
+   */
   #resolveLayers(
     value: unknown,
-    architecture: string,
   ): { name: string; version: number; arn: string; record: LayerVersionRecord }[] {
     if (!Array.isArray(value)) throw invalidParameter('Layers must be a list of layer version ARNs');
     if (value.length > MAX_LAYERS)
@@ -359,11 +380,6 @@ export class Operations {
       const { name, version } = parseLayerVersionArn(this.#place, arn);
       const record = this.#store.getLayer(name, version);
       if (!record) throw notFound(`Layer version ${arn} does not exist.`);
-      if (record.CompatibleArchitectures && !record.CompatibleArchitectures.includes(architecture)) {
-        throw invalidParameter(
-          `Layer version ${arn} is not compatible with architecture ${architecture} (it lists ${record.CompatibleArchitectures.join(', ')})`,
-        );
-      }
       resolved.push({ name, version, arn: String(arn), record });
     }
     const names = new Set(resolved.map((layer) => layer.name));
@@ -510,6 +526,12 @@ function variablesOf(value: unknown): Record<string, string> | undefined {
     if (!/^[a-zA-Z]\w*$/.test(key)) throw invalidParameter(`Invalid environment variable name: ${key}`);
     if (typeof v !== 'string') throw invalidParameter(`Environment variable ${key} must be a string`);
     out[key] = v;
+  }
+  const reserved = Object.keys(out).filter((key) => RESERVED_VARIABLES.has(key));
+  if (reserved.length > 0) {
+    throw invalidParameter(
+      `Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: ${reserved.join(', ')}`,
+    );
   }
   if (Buffer.byteLength(JSON.stringify(out)) > 4096) {
     throw invalidParameter(

@@ -323,6 +323,16 @@ async function invoke(context: Context, name: string, req: IncomingMessage): Pro
   if (type === 'DryRun') return { status: 204, headers };
   const clientContext = decodeClientContext(headerOf(req, 'x-amz-client-context'));
   const payload = event.length > 0 ? event : Buffer.from('{}');
+  // Lambda takes any JSON value as a payload, and nothing else.
+  try {
+    JSON.parse(payload.toString('utf8'));
+  } catch (error) {
+    throw new ApiError(
+      400,
+      'InvalidRequestContentException',
+      `Could not parse request body into json: ${(error as Error).message}`,
+    );
+  }
 
   if (type === 'Event') {
     const run = context.runner

@@ -433,6 +433,62 @@ describe('functions', () => {
     expect(again.name).toBe('ResourceConflictException');
   });
 
+  it('refuses a payload that is not JSON with InvalidRequestContentException, as Lambda does', async () => {
+    await createFunction('strict', { 'function.sh': ECHO });
+    const error = await failure(invoke('strict', 'not json'));
+    expect(error.name).toBe('InvalidRequestContentException');
+    expect(error.message).toContain('Could not parse request body into json');
+    const text = await invoke('strict', '"just a string"');
+    expect(Buffer.from(text.Payload ?? []).toString()).toBe('"just a string"');
+  });
+
+  it('refuses the environment variables Lambda reserves, naming them', async () => {
+    await createFunction('reserved', { 'function.sh': ECHO });
+    const error = await failure(
+      lambda.send(
+        new UpdateFunctionConfigurationCommand({
+          FunctionName: 'reserved',
+          Environment: { Variables: { LAMBDA_TASK_ROOT: '/nope', AWS_REGION: 'eu-west-1', MINE: '1' } },
+        }),
+      ),
+    );
+    expect(error.name).toBe('InvalidParameterValueException');
+    expect(error.message).toContain('reserved keys');
+    expect(error.message).toContain('LAMBDA_TASK_ROOT, AWS_REGION');
+    const allowed = await lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: 'reserved',
+        Environment: { Variables: { TZ: 'Europe/Paris', MINE: '1' } },
+      }),
+    );
+    expect(allowed.Environment?.Variables).toEqual({ TZ: 'Europe/Paris', MINE: '1' });
+  });
+
+  it('attaches a layer whatever architectures it lists, as Lambda does (they only filter ListLayers)', async () => {
+    const tiny = await functionZip({ 'bin/tool': 'x' });
+    const armOnly = await lambda.send(
+      new PublishLayerVersionCommand({
+        LayerName: 'arm-tools',
+        Content: { ZipFile: tiny },
+        CompatibleArchitectures: ['arm64'],
+      }),
+    );
+    await createFunction('mixed', { 'function.sh': ECHO });
+    const updated = await lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: 'mixed',
+        Layers: [layerArn, armOnly.LayerVersionArn ?? ''],
+      }),
+    );
+    expect(updated.Layers?.map((layer) => layer.Arn)).toEqual([layerArn, armOnly.LayerVersionArn]);
+    await waitUntilFunctionUpdatedV2({ client: lambda, ...WAIT }, { FunctionName: 'mixed' });
+    const zip = await functionZip({ 'function.sh': ECHO });
+    const moved = await lambda.send(
+      new UpdateFunctionCodeCommand({ FunctionName: 'mixed', ZipFile: zip, Architectures: ['arm64'] }),
+    );
+    expect(moved.Architectures).toEqual(['arm64']);
+  });
+
   it('refuses a synchronous payload of 6 MB with RequestEntityTooLargeException', async () => {
     await createFunction('big', { 'function.sh': ECHO });
     const error = await failure(invoke('big', `"${'x'.repeat(6 * 1024 * 1024)}"`));
