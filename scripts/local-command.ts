@@ -50,6 +50,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
   const memoryMb = positiveNumber('--memory', values.memory);
   const sandbox = values.sandbox as SandboxChoice;
   if (!['auto', 'bwrap', 'none'].includes(sandbox)) throw new Error('--sandbox must be auto, bwrap or none');
+  const event = readEvent(values.event);
 
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   let layerZips = values.layer;
@@ -76,7 +77,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
       : `shlambda local: no sandbox (bubblewrap unavailable or off): layer and code under ${fn.root}`,
   );
   try {
-    const { outcome } = await fn.invoke(readEvent(values.event));
+    const { outcome } = await fn.invoke(event);
     switch (outcome.kind) {
       case 'response':
         log(
@@ -114,14 +115,26 @@ function writeBody(body: Buffer): void {
   if (process.stdout.isTTY) process.stdout.write('\n');
 }
 
+/** The event's bytes as given; JSON only, since Lambda's Invoke takes nothing else. */
 function readEvent(value: string): Buffer {
-  if (!value.startsWith('@')) return Buffer.from(value);
-  const file = value.slice(1);
-  try {
-    return fs.readFileSync(file);
-  } catch {
-    throw new Error(`--event ${value}: cannot read ${file}`);
+  let event = Buffer.from(value);
+  if (value.startsWith('@')) {
+    const file = value.slice(1);
+    try {
+      event = fs.readFileSync(file);
+    } catch {
+      throw new Error(`--event ${value}: cannot read ${file}`);
+    }
   }
+  try {
+    JSON.parse(event.toString('utf8'));
+  } catch {
+    const text = event.toString('utf8', 0, 80);
+    throw new Error(
+      `--event must be JSON (Lambda's Invoke refuses anything else), got ${JSON.stringify(text)}`,
+    );
+  }
+  return event;
 }
 
 function positiveNumber(flag: string, value: string): number {

@@ -188,6 +188,20 @@ describe('shlambda against the local Lambda API', () => {
     expect(invoke.stderr).toMatch(/shlambda invoke: failing failed \(Unhandled\): \w+\.\w+: /);
   });
 
+  it('refuses a local event that is not JSON before building anything, as Lambda would refuse it', async () => {
+    const run = await shlambda([
+      'local',
+      '--code',
+      ECHO,
+      '--handler',
+      'function.handler',
+      '--event',
+      'hello',
+    ]);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain(`--event must be JSON (Lambda's Invoke refuses anything else), got "hello"`);
+  });
+
   it('says an unknown function is unknown', async () => {
     const run = await shlambda(['invoke', '--function-name', 'nope']);
     expect(run.code).toBe(1);
