@@ -8,6 +8,7 @@ import {
   CreateFunctionCommand,
   type FunctionConfiguration,
   GetFunctionCommand,
+  Runtime,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
   waitUntilFunctionActiveV2,
@@ -37,7 +38,9 @@ Options:
   --function-name NAME  the function
   --code DIR|ZIP        the handler files (a directory or file is packaged; a .zip is sent as is)
   --handler H           _HANDLER: file.method (function.handler) or a file to run whole
-  --layer ARN           a layer version ARN (repeatable; default: the one 'shlambda publish' remembered)
+  --layer ARN           a layer version ARN (repeatable; replaces the function's list; default: the one
+                        'shlambda publish' remembered, in place of an older version of it or last,
+                        beside the function's other layers)
   --role ARN            the execution role (required to create)
   --arch A              x86_64 or arm64 (default: the function's, else the remembered layer's, else x86_64)
   --timeout S           timeout in seconds
@@ -45,6 +48,9 @@ Options:
   --env K=V             an environment variable (repeatable; replaces all of them)
 
 ${AWS_OPTIONS_HELP}`;
+
+/** The OS-only runtime: the one that starts the layer's `bootstrap`. */
+const RUNTIME = Runtime.providedal2023;
 
 const ROLE_HELP = `create one (once per account) with:
 
@@ -125,7 +131,7 @@ export async function runDeployCommand(argv: string[]): Promise<number> {
     let layers: string[] | undefined = options.layers.length ? options.layers : undefined;
     if (!layers) {
       const remembered = rememberedLayer(state, aws.region, arch);
-      if (remembered) layers = [remembered];
+      if (remembered) layers = withLayer(existing?.Layers?.map((layer) => layer.Arn ?? '') ?? [], remembered);
       else if (!existing) {
         throw new Error(
           `no shlambda layer for ${aws.region}/${arch}: run 'shlambda publish --region ${aws.region} --arch ${arch}' first, or pass --layer ARN`,
@@ -154,7 +160,7 @@ export async function runDeployCommand(argv: string[]): Promise<number> {
           aws.lambda.send(
             new CreateFunctionCommand({
               FunctionName: functionName,
-              Runtime: 'provided.al2023',
+              Runtime: RUNTIME,
               Handler: options.handler,
               Role: options.role,
               Code: { ZipFile: zipFile },
@@ -173,6 +179,14 @@ export async function runDeployCommand(argv: string[]): Promise<number> {
       );
     } else {
       out.status(`shlambda deploy: updating ${functionName} (${arch}) in ${aws.region}`);
+      // Any other runtime would never run the layer's bootstrap (a python3.12 function imports the
+      // handler as a Python module), so the function moves to the OS-only runtime.
+      const runtimeChange = existing.Runtime === RUNTIME ? {} : { Runtime: RUNTIME };
+      if (existing.Runtime !== RUNTIME) {
+        out.status(
+          `shlambda deploy: changing ${functionName}'s runtime from ${existing.Runtime ?? 'none'} to ${RUNTIME}, where the layer's bootstrap runs`,
+        );
+      }
       await explainingErrors(
         aws,
         async () => {
@@ -189,6 +203,7 @@ export async function runDeployCommand(argv: string[]): Promise<number> {
             new UpdateFunctionConfigurationCommand({
               FunctionName: functionName,
               Handler: options.handler,
+              ...runtimeChange,
               ...(options.role ? { Role: options.role } : {}),
               ...(layers ? { Layers: layers } : {}),
               ...tuning,
@@ -272,4 +287,16 @@ function integer(flag: string, value: string, min: number, max: number): number 
     throw new Error(`${flag} must be a whole number from ${min} to ${max}, got '${value}'`);
   }
   return n;
+}
+
+/**
+ * A function's layers with the remembered shlambda layer in them: it takes the place of another version
+ * of itself, or comes last, so that its `bootstrap` is the one in `/opt` (later layers overwrite earlier
+ * ones). The function's other layers (an interpreter's, say) stay as they are.
+ */
+export function withLayer(current: readonly string[], layer: string): string[] {
+  const unversioned = (arn: string): string => arn.slice(0, arn.lastIndexOf(':'));
+  const at = current.findIndex((arn) => unversioned(arn) === unversioned(layer));
+  if (at < 0) return [...current, layer];
+  return current.map((arn, index) => (index === at ? layer : arn));
 }

@@ -4,6 +4,13 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import {
+  GetFunctionConfigurationCommand,
+  LambdaClient,
+  PublishLayerVersionCommand,
+  UpdateFunctionConfigurationCommand,
+  waitUntilFunctionUpdatedV2,
+} from '@aws-sdk/client-lambda';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../scripts/layer-paths.ts';
@@ -166,6 +173,48 @@ describe('shlambda against the local Lambda API', () => {
     expect(invoke.code).toBe(0);
     expect(invoke.stdout).toBe('{"v":2}');
     expect(invoke.stderr).toContain('updated log line');
+  });
+
+  it('moves a function made on another runtime to provided.al2023 and keeps its other layers', async () => {
+    const lambda = new LambdaClient({
+      endpoint: api.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+    });
+    const extra = await lambda.send(
+      new PublishLayerVersionCommand({
+        LayerName: 'php-bin',
+        Content: { ZipFile: fs.readFileSync(inject('layerZip')) },
+      }),
+    );
+    await lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: 'echo',
+        Runtime: 'python3.12',
+        Layers: [extra.LayerVersionArn ?? '', layerArn],
+      }),
+    );
+    await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: 30 }, { FunctionName: 'echo' });
+
+    const deploy = await shlambda([
+      'deploy',
+      '--function-name',
+      'echo',
+      '--code',
+      ECHO,
+      '--handler',
+      'function.handler',
+    ]);
+    expect(deploy.code).toBe(0);
+    expect(deploy.stderr).toContain("changing echo's runtime from python3.12 to provided.al2023");
+    const config = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: 'echo' }));
+    expect(config.Runtime).toBe('provided.al2023');
+    expect(config.Layers?.map((layer) => layer.Arn)).toEqual([extra.LayerVersionArn, layerArn]);
+    expect((await shlambda(['invoke', '--function-name', 'echo', '--payload', '{"a":1}'])).stdout).toBe(
+      '{"a":1}',
+    );
+    lambda.destroy();
   });
 
   it('shows a function error with its type and exits 1', async () => {
