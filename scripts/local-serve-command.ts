@@ -5,11 +5,12 @@ import { parseArgs } from 'node:util';
 import { startLocalLambdaApi } from './local-lambda-api/server.ts';
 import type { SandboxChoice } from './sandbox.ts';
 
-const HELP = `Usage: shlambda local serve [--port 9000] [--data DIR] [--sandbox auto|bwrap|none]
+const HELP = `Usage: shlambda local serve [--port 9000] [--region R] [--data DIR] [--sandbox auto|bwrap|none]
 
 Serves Lambda's control-plane and Invoke API on 127.0.0.1, running functions for real with their
-layers. Layers and functions persist in the data directory (default .shlambda/local).
-Stop with Ctrl-C.`;
+layers. Layers and functions persist in the data directory (default .shlambda/local). It serves one
+region (default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1) and refuses requests signed for
+another, as a regional endpoint does. Stop with Ctrl-C.`;
 
 export async function runLocalServeCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -17,6 +18,7 @@ export async function runLocalServeCommand(argv: string[]): Promise<number> {
     options: {
       port: { type: 'string', default: '9000' },
       data: { type: 'string', default: path.join('.shlambda', 'local') },
+      region: { type: 'string' },
       sandbox: { type: 'string', default: 'auto' },
       help: { type: 'boolean', default: false },
     },
@@ -32,11 +34,21 @@ export async function runLocalServeCommand(argv: string[]): Promise<number> {
   const sandbox = values.sandbox as SandboxChoice;
   if (!['auto', 'bwrap', 'none'].includes(sandbox)) throw new Error('--sandbox must be auto, bwrap or none');
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
-  const server = await startLocalLambdaApi({ port, dataDir: path.resolve(values.data), sandbox, log });
+  const region = values.region ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1');
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+    throw new Error(`--region must be a region name such as eu-west-1, got '${region}'`);
+  }
+  const server = await startLocalLambdaApi({
+    port,
+    region,
+    dataDir: path.resolve(values.data),
+    sandbox,
+    log,
+  });
   console.log(`shlambda local serve: the Lambda API is at ${server.url} (data in ${values.data})`);
   console.log('Point the AWS CLI, the SDK or shlambda at it:');
   console.log(
-    `  export AWS_ENDPOINT_URL=${server.url} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`,
+    `  export AWS_ENDPOINT_URL=${server.url} AWS_REGION=${region} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`,
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { MAX_SYNC_EVENT_BYTES } from '../local-runtime-api.ts';
 import type { SandboxChoice } from '../sandbox.ts';
 import {
@@ -73,6 +74,7 @@ export async function startLocalLambdaApi(options: LocalLambdaApiOptions): Promi
     region: options.region ?? 'us-east-1',
     accountId: options.accountId ?? '000000000000',
   };
+  pinRegion(options.dataDir, place.region);
   const store = new Store(options.dataDir);
   const runner = new FunctionRunner(options.sandbox ?? 'auto', log);
   const background = new Set<Promise<unknown>>();
@@ -133,9 +135,11 @@ async function handle(context: Context, req: IncomingMessage, res: ServerRespons
   let reply: Reply;
   try {
     // The same endpoint serves S3 for the SDK's S3 client (AWS_ENDPOINT_URL): it signs for s3.
-    reply = isS3Request(req)
-      ? await serveS3(context.store, method, req)
-      : await route(context, method, target, req);
+    if (isS3Request(req)) reply = await serveS3(context.store, method, req);
+    else {
+      checkSignedRegion(context.place.region, req);
+      reply = await route(context, method, target, req);
+    }
   } catch (error) {
     reply = errorReply(context, error, `${method} ${target.pathname}`);
     // Whatever the caller still sends is read and dropped, so it sees our answer rather than a reset.
@@ -151,6 +155,50 @@ async function handle(context: Context, req: IncomingMessage, res: ServerRespons
   res.end(body);
   context.log(
     `${method} ${target.pathname} -> ${reply.status}${reply.headers?.['x-amzn-ErrorType'] ? ` ${reply.headers['x-amzn-ErrorType']}` : ''}`,
+  );
+}
+
+/**
+ * Ties a data directory to the region it serves: its functions hold ARNs of that region. One made
+ * before the region was recorded served us-east-1 (then the only one).
+ */
+function pinRegion(dataDir: string, region: string): void {
+  const file = path.join(dataDir, 'region');
+  let pinned: string | undefined;
+  try {
+    pinned = fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    const used = ['layers', 'functions'].some((dir) => {
+      try {
+        return fs.readdirSync(path.join(dataDir, dir)).length > 0;
+      } catch {
+        return false;
+      }
+    });
+    pinned = used ? 'us-east-1' : undefined;
+  }
+  if (pinned !== undefined && pinned !== region) {
+    throw new Error(
+      `the data directory ${dataDir} holds the layers and functions of ${pinned}: serve ${region} from another one (--data DIR), or serve ${pinned} (--region ${pinned})`,
+    );
+  }
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(file, `${region}\n`);
+}
+
+/**
+ * Refuses a request signed for another region, as a regional Lambda endpoint does: served here, it
+ * would make ARNs of this API's region that the caller then takes for its own.
+ */
+function checkSignedRegion(region: string, req: IncomingMessage): void {
+  const signed = /Credential=[^/,\s]+\/\d{8}\/([^/,\s]+)\/lambda\/aws4_request/.exec(
+    req.headers.authorization ?? '',
+  )?.[1];
+  if (signed === undefined || signed === region) return;
+  throw new ApiError(
+    403,
+    'InvalidSignatureException',
+    `Credential should be scoped to a valid region. This local Lambda API serves ${region} and the request was signed for ${signed}: start it with 'shlambda local serve --region ${signed}', or use --region ${region}`,
   );
 }
 

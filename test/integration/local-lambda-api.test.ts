@@ -502,6 +502,45 @@ describe('functions', () => {
   });
 });
 
+describe('regions', () => {
+  it('refuses a request signed for another region, saying how to serve that one', async () => {
+    const elsewhere = new LambdaClient({
+      endpoint: api.url,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      maxAttempts: 1,
+    });
+    const error = await failure(elsewhere.send(new GetFunctionCommand({ FunctionName: 'echo' })));
+    elsewhere.destroy();
+    expect(error.name).toBe('InvalidSignatureException');
+    expect(error.message).toContain(
+      "serves us-east-1 and the request was signed for eu-west-1: start it with 'shlambda local serve --region eu-west-1'",
+    );
+  });
+
+  it("serves the region it is started for, and keeps a data directory to that region's", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shlambda-region-'));
+    const irish = await startLocalLambdaApi({ port: 0, dataDir: dir, region: 'eu-west-1' });
+    const client = new LambdaClient({
+      endpoint: irish.url,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      maxAttempts: 1,
+    });
+    const tiny = await functionZip({ 'bin/tool': 'x' });
+    const layer = await client.send(
+      new PublishLayerVersionCommand({ LayerName: 'tools', Content: { ZipFile: tiny } }),
+    );
+    expect(layer.LayerVersionArn).toBe('arn:aws:lambda:eu-west-1:000000000000:layer:tools:1');
+    client.destroy();
+    await irish.close();
+    await expect(startLocalLambdaApi({ port: 0, dataDir: dir, region: 'us-east-1' })).rejects.toThrow(
+      `the data directory ${dir} holds the layers and functions of eu-west-1: serve us-east-1 from another one (--data DIR)`,
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
 describe('persistence', () => {
   it('keeps layers and functions across a restart, and isolates a corrupt function', async () => {
     await createFunction('survivor', { 'function.sh': ECHO });
