@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildLayers } from './build-layer.ts';
-import { type Architecture, PROJECT_ROOT, parseArchitecture } from './layer-paths.ts';
+import { ARCHITECTURES, type Architecture, PROJECT_ROOT, parseArchitecture } from './layer-paths.ts';
 
 const HELP = `Usage: shlambda build [--arch x86_64|arm64|all] [--out DIR]
 
@@ -20,7 +20,7 @@ export async function runBuildCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const arches: Architecture[] =
-    values.arch === 'all' ? ['x86_64', 'arm64'] : [parseArchitecture(values.arch)];
+    values.arch === 'all' ? [...ARCHITECTURES] : [parseArchitecture(values.arch)];
   await buildLayers({ outDir: values.out ?? path.join(PROJECT_ROOT, 'dist'), arches });
   return 0;
 }

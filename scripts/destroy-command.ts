@@ -10,12 +10,14 @@ import {
   loadAwsSettings,
 } from './aws-clients.ts';
 import { CommandOutput } from './command-output.ts';
-import { listLayerVersions } from './layers-command.ts';
+import { layerNames, listLayerVersions } from './layers-command.ts';
 import { forgetLayers, statePath } from './shlambda-state.ts';
 
 const HELP = `Usage: shlambda destroy [--function-name NAME] [--layer-name N --version V | --all-versions]
 
-Deletes the function, and/or one or all versions of the layer (default layer name shlambda).
+Deletes the function, and/or one or all versions of the layer. Without --layer-name, --version
+means layer shlambda, and --all-versions also deletes shlambda-x86_64 and shlambda-arm64, which
+'shlambda publish --arch all' makes.
 
 ${AWS_OPTIONS_HELP}`;
 
@@ -25,7 +27,7 @@ export async function runDestroyCommand(argv: string[]): Promise<number> {
     options: {
       ...AWS_OPTIONS,
       'function-name': { type: 'string' },
-      'layer-name': { type: 'string', default: 'shlambda' },
+      'layer-name': { type: 'string' },
       version: { type: 'string' },
       'all-versions': { type: 'boolean', default: false },
     },
@@ -61,19 +63,32 @@ export async function runDestroyCommand(argv: string[]): Promise<number> {
       );
       lines.push(`deleted function ${functionName} in ${aws.region}`);
     }
-    const layerName = values['layer-name'];
     if (version !== undefined || values['all-versions']) {
-      const numbers =
+      const names =
         version !== undefined
-          ? [version]
-          : (await explainingErrors(aws, () => listLayerVersions(aws, layerName))).map((v) => v.Version ?? 0);
-      if (numbers.length === 0) lines.push(`layer ${layerName} has no versions in ${aws.region}`);
-      for (const n of numbers) {
-        await explainingErrors(aws, () =>
-          aws.lambda.send(new DeleteLayerVersionCommand({ LayerName: layerName, VersionNumber: n })),
+          ? layerNames(values['layer-name']).slice(0, 1)
+          : layerNames(values['layer-name']);
+      for (const layerName of names) {
+        const numbers =
+          version !== undefined
+            ? [version]
+            : (await explainingErrors(aws, () => listLayerVersions(aws, layerName))).map(
+                (v) => v.Version ?? 0,
+              );
+        for (const n of numbers) {
+          await explainingErrors(aws, () =>
+            aws.lambda.send(new DeleteLayerVersionCommand({ LayerName: layerName, VersionNumber: n })),
+          );
+          deletedLayers.push(`${layerName}:${n}`);
+          lines.push(`deleted layer version ${layerName}:${n} in ${aws.region}`);
+        }
+      }
+      if (deletedLayers.length === 0) {
+        lines.push(
+          names.length === 1
+            ? `layer ${names[0]} has no versions in ${aws.region}`
+            : `layers ${names.join(', ')} have no versions in ${aws.region}`,
         );
-        deletedLayers.push(`${layerName}:${n}`);
-        lines.push(`deleted layer version ${layerName}:${n} in ${aws.region}`);
       }
       // Forget deleted versions so deploy does not attach them.
       forgetLayers(statePath(process.cwd()), aws.region, deletedLayers);

@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 export type Architecture = 'x86_64' | 'arm64';
 
+/** Lambda's architectures, in the order commands build and publish them. */
+export const ARCHITECTURES: readonly Architecture[] = ['x86_64', 'arm64'];
+
 /** The project root: scripts/ (from source) and dist/cli.mjs (bundled) both sit one level below it. */
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 

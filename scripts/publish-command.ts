@@ -20,7 +20,7 @@ import {
 import { ensureLayerBuilt } from './build-command.ts';
 import { CommandOutput } from './command-output.ts';
 import { LAMBDA_CODE_LIMITS } from './function-zip.ts';
-import { type Architecture, layerZipPath, parseArchitecture } from './layer-paths.ts';
+import { ARCHITECTURES, type Architecture, layerZipPath, parseArchitecture } from './layer-paths.ts';
 import { rememberLayer, statePath } from './shlambda-state.ts';
 
 const HELP = `Usage: shlambda publish [options]
@@ -64,7 +64,7 @@ export function parsePublishOptions(argv: string[]) {
     },
   });
   const arches: Architecture[] =
-    values.arch === 'all' ? ['x86_64', 'arm64'] : [parseArchitecture(values.arch)];
+    values.arch === 'all' ? [...ARCHITECTURES] : [parseArchitecture(values.arch)];
   if (values.zip && arches.length > 1) {
     throw new Error('--zip holds one architecture: pass --arch x86_64 or --arch arm64 with it');
   }

@@ -104,7 +104,7 @@ describe('shlambda against the local Lambda API', () => {
     const layers = await shlambda(['layers']);
     expect(layers.code).toBe(0);
     expect(layers.stdout).toContain(layerArn);
-    expect(layers.stdout).toMatch(/^VERSION\s+ARCH\s+CREATED/);
+    expect(layers.stdout).toMatch(/^LAYER\s+VERSION\s+ARCH\s+CREATED/);
   });
 
   it('refuses to create a function without a role, showing how to make one', async () => {
@@ -334,9 +334,25 @@ describe('shlambda against the local Lambda API', () => {
     expect(run.stderr).toContain('no AWS region: set --region or AWS_REGION');
   });
 
-  it('destroys the functions and the layer version', async () => {
+  it('destroys the functions and the layer versions, those publish --arch all names per architecture too', async () => {
+    // What 'publish --arch all' makes for arm64 (this machine builds only the x86_64 zip for the tests).
+    const arm = await shlambda([
+      'publish',
+      '--zip',
+      inject('layerZip'),
+      '--arch',
+      'arm64',
+      '--layer-name',
+      'shlambda-arm64',
+    ]);
+    expect(arm.code).toBe(0);
+    const listed = await shlambda(['layers']);
+    expect(listed.stdout).toMatch(/^shlambda-arm64\s+1\s+arm64\s/m);
+    expect(listed.stdout).toMatch(/^shlambda\s+\d+\s+x86_64\s/m);
+
     const run = await shlambda(['destroy', '--function-name', 'echo', '--all-versions']);
     expect(run.code).toBe(0);
+    expect(run.stdout).toContain('deleted layer version shlambda-arm64:1 in us-east-1');
     expect(run.stdout).toContain('deleted function echo in us-east-1');
     expect(run.stdout).toContain(`deleted layer version shlambda:${layerArn.split(':').pop()}`);
     expect((await shlambda(['invoke', '--function-name', 'echo'])).stderr).toContain(
@@ -407,7 +423,7 @@ describe('shlambda local serve', () => {
       child.on('close', () => reject(new Error(`local serve exited early: ${stdout}`)));
     });
     const layers = await shlambda(['layers'], { ...awsEnv(), AWS_ENDPOINT_URL: url });
-    expect(layers.stdout).toContain('no versions of layer shlambda in us-east-1');
+    expect(layers.stdout).toContain('no versions of layer shlambda, shlambda-x86_64, shlambda-arm64 in us-east-1');
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
