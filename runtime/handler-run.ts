@@ -8,7 +8,7 @@ import type { LoopContext } from './invocation-loop.ts';
 import { describeLeftovers } from './leftover-processes.ts';
 import { type RunResult, runHandlerProcess } from './process-supervisor.ts';
 import type { Invocation } from './runtime-api-client.ts';
-import { type PreparedHandler, SpareProcess } from './spare-process.ts';
+import { type PreparedHandler, RESULT_FD_VARIABLE, SpareProcess } from './spare-process.ts';
 import { Zygote, type ZygoteKind, zygoteSets } from './zygote.ts';
 
 /**
@@ -25,14 +25,16 @@ export async function runHandlerOnce(
 ): Promise<RunResult> {
   const { config, handler, logger } = context;
   const stdinFd = openEventFile(config.tmpDir, slot, stdin);
+  const ownResultPipe = resultOnOwnPipe(handler);
   let running: Promise<RunResult>;
   try {
     running = runHandlerProcess({
       command: handler.command,
       args: handler.args,
       cwd: config.taskRoot,
-      env,
+      env: ownResultPipe ? { ...env, [RESULT_FD_VARIABLE]: '3' } : env,
       stdinFd,
+      ...(ownResultPipe ? { extraFds: ['pipe'], resultFd: 3 } : {}),
       deadlineMs: invocation.deadlineMs,
       timeoutMarginMs: config.timeoutMarginMs,
       killGraceMs: config.killGraceMs,
@@ -43,6 +45,12 @@ export async function runHandlerOnce(
     closeSync(stdinFd);
   }
   return running;
+}
+
+/** Whether the handler's shim writes its result on a pipe of its own ({@link RESULT_FD_VARIABLE}):
+ *  Node's, in function mode. */
+function resultOnOwnPipe(handler: LoopContext['handler']): boolean {
+  return handler.mode === 'function' && handler.language?.name === 'node' && !handler.cgi;
 }
 
 /** Whether the handler's answer is its function's return value (a shim writes at least `null`), so
@@ -116,6 +124,7 @@ export function startSpare(context: SpareContext, slot: number): PreparedHandler
     tmpDir: config.tmpDir,
     slot,
     onStderrLines: (lines, requestId) => logger.handlerLines(requestId, lines),
+    resultOnOwnPipe: resultOnOwnPipe(handler),
   });
 }
 

@@ -42,6 +42,9 @@ export interface StartOptions {
   stdinFd: number;
   /** Descriptors from 3 on: `'pipe'` makes a socket the runtime keeps, a number is inherited. */
   extraFds?: readonly ('pipe' | number)[];
+  /** A `'pipe'` of `extraFds` that carries the response instead of stdout, which is then logged like
+   *  stderr (for a shim that cannot point its stdout at stderr itself, as Node's cannot). */
+  resultFd?: number;
   responseLimit?: number;
   /** Receives complete stderr lines as they arrive. */
   onStderrLines: (lines: string[]) => void;
@@ -139,9 +142,12 @@ export function startHandlerProcess(options: StartOptions): HandlerProcess {
     const stream = child.stdio[index + 3];
     if (fd === 'pipe' && stream) sockets.set(index + 3, stream as never);
   });
+  const resultStream = options.resultFd === undefined ? child.stdout : sockets.get(options.resultFd);
+  if (!resultStream) throw new Error(`resultFd ${options.resultFd} is not one of the extra 'pipe' descriptors`);
   const supervision = superviseHandler({
-    stdout: child.stdout,
+    stdout: resultStream,
     stderr: child.stderr,
+    ...(options.resultFd === undefined ? {} : { alsoLogged: child.stdout }),
     pid: () => child.pid,
     responseLimit: options.responseLimit,
     onStderrLines: options.onStderrLines,
@@ -176,6 +182,8 @@ export function startHandlerProcess(options: StartOptions): HandlerProcess {
 export interface SupervisionOptions {
   stdout: (NodeJS.ReadableStream & { destroy(): void }) | null;
   stderr: (NodeJS.ReadableStream & { destroy(): void }) | null;
+  /** Another stream whose lines go to the log as stderr's do (a Node handler's stdout). */
+  alsoLogged?: (NodeJS.ReadableStream & { destroy(): void }) | null;
   /** The process (and process group) id, once known. */
   pid: () => number | undefined;
   /** Signals the process group; by default `kill(-pid)`, and nothing while the pid is unknown. */
@@ -218,11 +226,12 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
   // Durations count from the deadline being set: a prestarted handler's wait is not its run time.
   let started = performance.now();
   const stderr = new LineSplitter();
+  const otherLog = new LineSplitter();
   const chunks: Buffer[] = [];
   let bytes = 0;
   let stopSignal: NodeJS.Signals | undefined;
   let exit: { code: number | null; signal: NodeJS.Signals | null; durationMs: number } | undefined;
-  let openStreams = 2;
+  let openStreams = 3;
   /** Set by processReported: stdout is complete at this many bytes. */
   let expectedBytes: number | undefined;
   let settled = false;
@@ -259,7 +268,9 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
     if (settled || !exit) return;
     options.stdout?.destroy();
     options.stderr?.destroy();
+    options.alsoLogged?.destroy();
     options.onStderrLines(stderr.flush());
+    if (options.alsoLogged) options.onStderrLines(otherLog.flush());
     if (expectedBytes !== undefined && bytes < expectedBytes && !stopSignal) {
       settle({
         ok: false,
@@ -280,13 +291,15 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
     if (expectedBytes !== undefined && bytes >= expectedBytes) finish();
   };
   const onStderr = (chunk: Buffer): void => options.onStderrLines(stderr.push(chunk));
+  const onOtherLog = (chunk: Buffer): void => options.onStderrLines(otherLog.push(chunk));
   const onClose = (): void => {
     openStreams--;
     if (openStreams === 0) finish();
   };
   options.stdout?.on('data', onStdout);
   options.stderr?.on('data', onStderr);
-  for (const stream of [options.stdout, options.stderr]) {
+  options.alsoLogged?.on('data', onOtherLog);
+  for (const stream of [options.stdout, options.stderr, options.alsoLogged]) {
     if (!stream) {
       openStreams--;
       continue;
@@ -301,6 +314,8 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
     options.stderr?.off('data', onStderr);
     options.stdout?.off('close', onClose);
     options.stderr?.off('close', onClose);
+    options.alsoLogged?.off('data', onOtherLog);
+    options.alsoLogged?.off('close', onClose);
   }
 
   return {
@@ -357,6 +372,7 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
       failed = true;
       options.stdout?.destroy();
       options.stderr?.destroy();
+      options.alsoLogged?.destroy();
       settle({ ok: false, error });
     },
   };

@@ -24,6 +24,14 @@ import {
 
 export const SPARE_VARIABLE = '_SHLAMBDA_SPARE';
 
+/**
+ * Names the descriptor a shim writes its result on, when it is not stdout. Node's shim cannot point
+ * its fd 1 at stderr (Node has no dup2), so a child process it starts with `stdio: 'inherit'` would
+ * write into the response; given its own pipe for the result, its fd 1 is logged like stderr. The
+ * shim removes the variable before the function runs.
+ */
+export const RESULT_FD_VARIABLE = '_SHLAMBDA_RESULT_FD';
+
 /** A handler process made ready before its invocation, whatever made it. */
 export interface PreparedHandler {
   /** True once the handler file is loaded; false when that failed. */
@@ -55,6 +63,8 @@ export interface SpareOptions {
   slot: number;
   /** Receives stderr lines with the request id of the invocation they belong to, once there is one. */
   onStderrLines: (lines: string[], requestId: string | undefined) => void;
+  /** The shim takes {@link RESULT_FD_VARIABLE}: its result comes on fd 5, and its stdout is logged. */
+  resultOnOwnPipe?: boolean;
 }
 
 export class SpareProcess implements PreparedHandler {
@@ -74,9 +84,14 @@ export class SpareProcess implements PreparedHandler {
         command: options.command,
         args: options.args,
         cwd: options.cwd,
-        env: { ...options.env, [SPARE_VARIABLE]: '1' },
+        env: {
+          ...options.env,
+          [SPARE_VARIABLE]: '1',
+          ...(options.resultOnOwnPipe ? { [RESULT_FD_VARIABLE]: '5' } : {}),
+        },
         stdinFd: this.eventFd,
-        extraFds: ['pipe', this.contextFd],
+        extraFds: options.resultOnOwnPipe ? ['pipe', this.contextFd, 'pipe'] : ['pipe', this.contextFd],
+        ...(options.resultOnOwnPipe ? { resultFd: 5 } : {}),
         onStderrLines: (lines) => options.onStderrLines(lines, this.requestId),
       });
     } catch (error) {

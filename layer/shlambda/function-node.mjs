@@ -8,9 +8,10 @@
 //   Lambda's own AWS_LAMBDA_FUNCTION_NAME, _VERSION, _MEMORY_SIZE, AWS_LAMBDA_LOG_GROUP_NAME, _STREAM_NAME.
 //   stdin is the event (a regular file): JSON, decoded; empty -> null; anything else -> a string.
 //   The function is called as fn(event, context), awaited when it returns a promise, or as
-//   fn(event, context, callback) when it declares three parameters. stdout carries only the result:
+//   fn(event, context, callback) when it declares three parameters. The result goes on the descriptor
+//   _SHLAMBDA_RESULT_FD names (else stdout), and only the result:
 //   the JSON of the return value, no trailing newline, exit 0. Anything the user code prints goes to
-//   stderr, the log. On failure stdout carries {"errorType", "errorMessage", "stackTrace"}, exit 1.
+//   stderr, the log. On failure it carries {"errorType", "errorMessage", "stackTrace"}, exit 1.
 //   With _SHLAMBDA_SPARE=1 the runtime started this process ahead of its event: the file is loaded
 //   first, then the invocation arrives through fds 3 and 4 (the protocol is in runtime/spare-process.ts).
 
@@ -18,13 +19,15 @@ import { closeSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const RESULT_FD = 1;
+// The runtime gives the result a pipe of its own and logs fd 1, because Node cannot dup a descriptor
+// to point fd 1 at stderr as the other shims do: so what a child process started with stdio 'inherit'
+// prints goes to the log, not into the response. Started without it, the result goes to fd 1.
+const RESULT_FD = Number(process.env._SHLAMBDA_RESULT_FD) || 1;
+delete process.env._SHLAMBDA_RESULT_FD;
 const SHIM_FILE = fileURLToPath(import.meta.url);
 
-// Node cannot dup a descriptor, so fd 1 stays the response and everything JavaScript-level that would
-// write to it is pointed at stderr instead. The global console resolves process.stdout on first use,
-// so this must happen before any user code runs. (A child process spawned with stdio 'inherit' still
-// writes to fd 1: such output would land in the response.)
+// Everything JavaScript-level that would write to fd 1 goes to stderr, in order with the rest of the
+// log. The global console resolves process.stdout on first use, so this happens before any user code.
 Object.defineProperty(process, 'stdout', { configurable: true, enumerable: true, get: () => process.stderr });
 
 /** A failure that is not the user's exception: its errorType is a Runtime.* name. */

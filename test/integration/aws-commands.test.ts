@@ -423,7 +423,9 @@ describe('shlambda local serve', () => {
       child.on('close', () => reject(new Error(`local serve exited early: ${stdout}`)));
     });
     const layers = await shlambda(['layers'], { ...awsEnv(), AWS_ENDPOINT_URL: url });
-    expect(layers.stdout).toContain('no versions of layer shlambda, shlambda-x86_64, shlambda-arm64 in us-east-1');
+    expect(layers.stdout).toContain(
+      'no versions of layer shlambda, shlambda-x86_64, shlambda-arm64 in us-east-1',
+    );
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

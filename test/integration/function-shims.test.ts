@@ -35,6 +35,9 @@ interface Language {
   syntaxError: string;
   /** Whether its JSON decoder stops at some depth (512 levels, Python's at its recursion limit). */
   limitsEventDepth: boolean;
+  /** The descriptor the runtime gives it for the result (`_SHLAMBDA_RESULT_FD`), its stdout then being
+   *  log; else the result is its stdout. */
+  resultFd?: number;
 }
 
 const LANGUAGES: Language[] = [
@@ -105,6 +108,7 @@ const LANGUAGES: Language[] = [
     failType: 'TypeError',
     syntaxError: 'export const handler = async (event) => {\n  return { unclosed: [1, 2 };\n};\n',
     limitsEventDepth: false,
+    resultFd: 3,
   },
 ];
 
@@ -162,16 +166,20 @@ function runShim(language: Language, file: string, method: string, event: string
     AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/shims',
     AWS_LAMBDA_LOG_STREAM_NAME: '2024/01/01/[$LATEST]abcdef',
     ...language.env,
+    ...(language.resultFd ? { _SHLAMBDA_RESULT_FD: String(language.resultFd) } : {}),
   };
   return new Promise((resolve, reject) => {
     const child = spawn(language.program, [path.join(SHIMS, language.shim), file, method], {
       cwd: path.dirname(file),
       env,
-      stdio: [stdinFd, 'pipe', 'pipe'],
+      stdio: language.resultFd ? [stdinFd, 'pipe', 'pipe', 'pipe'] : [stdinFd, 'pipe', 'pipe'],
     });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    const result = language.resultFd ? child.stdio[language.resultFd] : child.stdout;
+    result?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    // Logged, as the runtime logs it, when the result has a descriptor of its own.
+    if (language.resultFd) child.stdout?.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', (error: NodeJS.ErrnoException) => {
       fs.closeSync(stdinFd);
@@ -401,17 +409,13 @@ describe.each(LANGUAGES)('$title function shim', (language) => {
   });
 });
 
-// Node cannot move fd 1 aside, so a child process that inherits stdout writes into the response there.
-describe.each(LANGUAGES.filter((language) => language.name !== 'node'))(
-  '$title function shim',
-  (language) => {
-    it("sends a child process's stdout to the log, not into the response", async () => {
-      const run = await runShim(language, functionsFile(language), 'shell', '{}');
-      expect(responseOf(run)).toBe('done');
-      expect(run.stderr).toContain('line from a child process');
-    });
-  },
-);
+describe.each(LANGUAGES)('$title function shim', (language) => {
+  it("sends a child process's stdout to the log, not into the response", async () => {
+    const run = await runShim(language, functionsFile(language), 'shell', '{}');
+    expect(responseOf(run)).toBe('done');
+    expect(run.stderr).toContain('line from a child process');
+  });
+});
 
 describe('node function shim, callback style', () => {
   const node = LANGUAGES.find((language) => language.name === 'node') as Language;

@@ -222,6 +222,27 @@ describe('failures are distinct, documented errors', () => {
   });
 });
 
+describe("a Node function's child process that inherits its stdio", () => {
+  const code = {
+    'app.mjs':
+      "import { execFileSync } from 'node:child_process';\n" +
+      "export function handler() { execFileSync('echo', ['from the child'], { stdio: 'inherit' }); return { ok: true }; }\n",
+  };
+
+  it.each([
+    ['prestarted', {}],
+    ['SHLAMBDA_PRESTART=0', { SHLAMBDA_PRESTART: '0' }],
+  ])('%s: writes to the log, and the response is only the return value', async (_how, env) => {
+    const f = await fn(code, 'app.handler', { env });
+    for (let i = 0; i < 2; i++) {
+      const { outcome, logs } = await f.invoke('{}');
+      expect(response(outcome).toString()).toBe('{"ok":true}');
+      const requestId = (outcome as { requestId: string }).requestId;
+      expect(logs.some((line) => line.includes(requestId) && line.endsWith('from the child'))).toBe(true);
+    }
+  });
+});
+
 describe('a function that ends its process instead of returning', () => {
   // Each logs a line, then exits with status 0 from inside the function.
   const cases: [string, CodeFiles][] = [
