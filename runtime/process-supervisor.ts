@@ -143,7 +143,8 @@ export function startHandlerProcess(options: StartOptions): HandlerProcess {
     if (fd === 'pipe' && stream) sockets.set(index + 3, stream as never);
   });
   const resultStream = options.resultFd === undefined ? child.stdout : sockets.get(options.resultFd);
-  if (!resultStream) throw new Error(`resultFd ${options.resultFd} is not one of the extra 'pipe' descriptors`);
+  if (!resultStream)
+    throw new Error(`resultFd ${options.resultFd} is not one of the extra 'pipe' descriptors`);
   const supervision = superviseHandler({
     stdout: resultStream,
     stderr: child.stderr,
