@@ -142,9 +142,9 @@ export function startHandlerProcess(options: StartOptions): HandlerProcess {
     const stream = child.stdio[index + 3];
     if (fd === 'pipe' && stream) sockets.set(index + 3, stream as never);
   });
-  const resultStream = options.resultFd === undefined ? child.stdout : sockets.get(options.resultFd);
-  if (!resultStream)
-    throw new Error(`resultFd ${options.resultFd} is not one of the extra 'pipe' descriptors`);
+  // No stream at all (a spawn that failed): the result is the spawn error, reported below.
+  const resultStream =
+    options.resultFd === undefined ? child.stdout : (sockets.get(options.resultFd) ?? null);
   const supervision = superviseHandler({
     stdout: resultStream,
     stderr: child.stderr,

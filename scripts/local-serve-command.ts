@@ -44,6 +44,11 @@ export async function runLocalServeCommand(argv: string[]): Promise<number> {
     dataDir: path.resolve(values.data),
     sandbox,
     log,
+  }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EADDRINUSE') throw error;
+    throw new Error(
+      `port ${port} on 127.0.0.1 is in use (another 'shlambda local serve'?): stop that, or pick another with --port`,
+    );
   });
   console.log(`shlambda local serve: the Lambda API is at ${server.url} (data in ${values.data})`);
   console.log('Point the AWS CLI, the SDK or shlambda at it:');

@@ -430,4 +430,17 @@ describe('shlambda local serve', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   });
+
+  it('says a port in use is in use, and how to pick another', async () => {
+    const taken = await startLocalLambdaApi({ port: 0, dataDir: path.join(work, 'taken'), sandbox: 'none' });
+    const port = new URL(taken.url).port;
+    try {
+      const run = await shlambda(['local', 'serve', '--port', port, '--data', 'second']);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`port ${port} on 127.0.0.1 is in use`);
+      expect(run.stderr).toContain('pick another with --port');
+    } finally {
+      await taken.close();
+    }
+  });
 });
