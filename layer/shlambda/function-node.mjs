@@ -18,6 +18,7 @@
 import { closeSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { format } from 'node:util';
 
 // The runtime gives the result a pipe of its own and logs fd 1, because Node cannot dup a descriptor
 // to point fd 1 at stderr as the other shims do: so what a child process started with stdio 'inherit'
@@ -29,6 +30,21 @@ const SHIM_FILE = fileURLToPath(import.meta.url);
 // Everything JavaScript-level that would write to fd 1 goes to stderr, in order with the rest of the
 // log. The global console resolves process.stdout on first use, so this happens before any user code.
 Object.defineProperty(process, 'stdout', { configurable: true, enumerable: true, get: () => process.stderr });
+
+// In Lambda's JSON log format the console's methods write records with their level, as the managed
+// Node.js runtime's do, so that Lambda's log-level filter keeps a console.error at WARN: one JSON
+// object per call, a multi-line message included (the runtime adds the timestamp and request id).
+// https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
+if (process.env.AWS_LAMBDA_LOG_FORMAT === 'JSON') {
+  const levels = { log: 'INFO', info: 'INFO', warn: 'WARN', error: 'ERROR', debug: 'DEBUG', trace: 'TRACE' };
+  for (const [method, level] of Object.entries(levels)) {
+    console[method] = (...args) => {
+      let message = format(...args);
+      if (method === 'trace') message += `\n${new Error().stack.split('\n').slice(2).join('\n')}`;
+      process.stderr.write(`${JSON.stringify({ level, message })}\n`);
+    };
+  }
+}
 
 /** A failure that is not the user's exception: its errorType is a Runtime.* name. */
 class HandlerFailure extends Error {

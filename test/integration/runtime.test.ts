@@ -418,6 +418,25 @@ describe('the invocation context', () => {
     });
   });
 
+  it("gives a Node function's console methods their levels in JSON logs, one record per call", async () => {
+    const code = {
+      'app.mjs':
+        "export function handler() { console.error('card %s declined', 'x'); console.warn('two\\nlines'); console.log({ a: 1 }); return 1; }\n",
+    };
+    const f = await fn(code, 'app.handler', { env: { AWS_LAMBDA_LOG_FORMAT: 'JSON' } });
+    const { outcome, logs } = await f.invoke('{}');
+    const requestId = (outcome as { requestId: string }).requestId;
+    const records = logs.map((line) => JSON.parse(line)).filter((record) => record.requestId === requestId);
+    expect(records).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ level: 'ERROR', message: 'card x declined' }),
+        expect.objectContaining({ level: 'WARN', message: 'two\nlines' }),
+        expect.objectContaining({ level: 'INFO', message: '{ a: 1 }' }),
+      ]),
+    );
+    for (const record of records) expect(record.timestamp).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
   it('writes an init error as a JSON record too when AWS_LAMBDA_LOG_FORMAT=JSON', async () => {
     const f = await fn(ECHO, 'function.handlr', { env: { AWS_LAMBDA_LOG_FORMAT: 'JSON' } });
     const { outcome, logs } = await f.invoke('{}');
