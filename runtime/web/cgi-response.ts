@@ -52,11 +52,7 @@ export function parseCgiOutput(output: Buffer): CgiResponse {
       bodyStart = position;
       break;
     }
-    const last = headers[headers.length - 1];
-    if (/^[ \t]/.test(line) && last) {
-      last[1] = `${last[1]} ${line.trim()}`;
-      continue;
-    }
+    // Before folding: a continuation line joins its header's value, control characters and all.
     const control = CONTROL_CHARACTER.exec(line);
     if (control) {
       const code = control[0].charCodeAt(0).toString(16).padStart(2, '0');
@@ -64,6 +60,11 @@ export function parseCgiOutput(output: Buffer): CgiResponse {
         `The CGI script's header line ${lineNumber} holds the control character 0x${code}: ${quote(line)}. ` +
           'Header lines hold visible characters, spaces and tabs only, and end with LF or CRLF',
       );
+    }
+    const last = headers[headers.length - 1];
+    if (/^[ \t]/.test(line) && last) {
+      last[1] = `${last[1]} ${line.trim()}`;
+      continue;
     }
     const match = HEADER_LINE.exec(line);
     if (!match?.[1]) {

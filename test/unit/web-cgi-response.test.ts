@@ -81,6 +81,11 @@ describe('parseCgiOutput', () => {
     ['a bare CR in a value', 'X-A: a\rSet-Cookie: b=1\n\n', 'line 1 holds the control character 0x0d'],
     ['an escape in a value', 'X-E: \x1b[31mred\n\n', 'control character 0x1b'],
     ['a DEL in a name', 'X-\x7f: 1\n\n', 'control character 0x7f'],
+    [
+      'a bare CR in a folded line',
+      'X-A: ok\n\tx\rSet-Cookie: a=1\n\n',
+      'line 2 holds the control character 0x0d',
+    ],
   ])('refuses %s', (_, text, message) => {
     const error = thrown(InvalidCgiResponseError, () => out(text));
     expect(error.name).toBe('Function.InvalidCgiResponse');
