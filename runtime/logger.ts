@@ -89,6 +89,17 @@ function jsonHandlerLine(timestamp: string, requestId: string | undefined, line:
     }
     if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
       const own = parsed as Record<string, unknown>;
+      if (Object.hasOwn(own, 'timestamp') && !isRfc3339(own.timestamp)) {
+        // Lambda files a record whose timestamp it cannot read as INFO, whatever its level: the
+        // runtime's takes its place, and the line's own is kept beside it.
+        const { timestamp: written, ...rest } = own;
+        return JSON.stringify({
+          timestamp,
+          ...(requestId === undefined ? {} : { requestId }),
+          ...rest,
+          writtenTimestamp: written,
+        });
+      }
       let added = '';
       if (!Object.hasOwn(own, 'timestamp')) added += `"timestamp":${JSON.stringify(timestamp)},`;
       if (requestId !== undefined && !Object.hasOwn(own, 'requestId')) {
@@ -101,6 +112,15 @@ function jsonHandlerLine(timestamp: string, requestId: string | undefined, line:
     }
   }
   return JSON.stringify({ timestamp, level: 'INFO', requestId, message: line });
+}
+
+/** An RFC 3339 date and time, the only timestamp Lambda reads from a JSON log line. */
+function isRfc3339(value: unknown): boolean {
+  return (
+    typeof value === 'string' &&
+    /^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/.test(value) &&
+    !Number.isNaN(Date.parse(value.replace(' ', 'T')))
+  );
 }
 
 /** Lines of a handler's log kept for a failed invocation's `stackTrace`. */

@@ -89,6 +89,30 @@ describe('createLogger: JSON format', () => {
     expect(Object.keys(JSON.parse(third ?? ''))).toEqual(['timestamp', 'requestId']);
   });
 
+  it('puts its own timestamp on a JSON line whose timestamp Lambda could not read, keeping the one written', () => {
+    const { logger, lines } = capture('JSON');
+    logger.handlerLines('req-42', [
+      '{"level":"ERROR","timestamp":1730566291,"msg":"epoch seconds"}',
+      '{"level":"ERROR","timestamp":"yesterday"}',
+      '{"level":"WARN","timestamp":"2024-11-02T16:51:31.587199+01:00"}',
+    ]);
+    const [first, second, third] = lines().map((line) => JSON.parse(line));
+    expect(first).toEqual({
+      timestamp: expect.stringMatching(ISO_TIMESTAMP),
+      requestId: 'req-42',
+      level: 'ERROR',
+      msg: 'epoch seconds',
+      writtenTimestamp: 1730566291,
+    });
+    expect(second.writtenTimestamp).toBe('yesterday');
+    expect(second.timestamp).toMatch(ISO_TIMESTAMP);
+    expect(third).toEqual({
+      timestamp: '2024-11-02T16:51:31.587199+01:00',
+      requestId: 'req-42',
+      level: 'WARN',
+    });
+  });
+
   it('writes runtime messages with their own level', () => {
     const { logger, lines } = capture('JSON');
     logger.log('ERROR', 'Invoke Error', 'req-7');
