@@ -1,13 +1,20 @@
 /** Builds each handler process's environment: the function's own, plus the invocation's context. */
 
+import type { LogFormat } from './config.ts';
 import type { Invocation } from './runtime-api-client.ts';
 
 /**
  * The environment every handler process starts from: the function's variables with `HOME=/tmp`
- * (Lambda's HOME is not writable) and nothing of a previous invocation.
+ * (Lambda's HOME is not writable) and nothing of a previous invocation. With JSON logs,
+ * `AWS_LAMBDA_LOG_FORMAT` says `JSON` as written, also where the runtime chose JSON itself (Managed
+ * Instances) or Lambda's value was `json`: the shims and structured loggers read it to write records.
  */
-export function baseHandlerEnv(processEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function baseHandlerEnv(
+  processEnv: NodeJS.ProcessEnv,
+  logFormat: LogFormat = 'Text',
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...processEnv, HOME: '/tmp' };
+  if (logFormat === 'JSON') env.AWS_LAMBDA_LOG_FORMAT = 'JSON';
   for (const name of INVOCATION_VARIABLES) delete env[name];
   return Object.freeze(env);
 }

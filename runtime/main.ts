@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logFormat, config.logLevel);
   const client = new RuntimeApiClient(config.runtimeApi, `shlambda/${RUNTIME_VERSION}`);
-  const baseEnv = baseHandlerEnv(process.env);
+  const baseEnv = baseHandlerEnv(process.env, config.logFormat);
   const zygotes = new Map<number, Zygote>();
   let handler: ReturnType<typeof resolveHandler>;
   const firstSpares: PreparedHandler[] = [];

@@ -41,9 +41,24 @@ if (process.env.AWS_LAMBDA_LOG_FORMAT === 'JSON') {
     console[method] = (...args) => {
       let message = format(...args);
       if (method === 'trace') message += `\n${new Error().stack.split('\n').slice(2).join('\n')}`;
-      process.stderr.write(`${JSON.stringify({ level, message })}\n`);
+      process.stderr.write(`${jsonRecord(level, message)}\n`);
     };
   }
+}
+
+/** The runtime splits log lines at 64 KiB (runtime/logger.ts): a record stays whole under that, its
+ *  message cut with a note of what was left out, so that its level is never lost. */
+const MAX_RECORD_BYTES = 64 * 1024 - 1;
+
+function jsonRecord(level, message) {
+  let record = JSON.stringify({ level, message });
+  let kept = message.length;
+  while (Buffer.byteLength(record) > MAX_RECORD_BYTES && kept > 0) {
+    kept = Math.floor(((kept * MAX_RECORD_BYTES) / Buffer.byteLength(record)) * 0.95);
+    const cut = `${message.slice(0, kept)}... (${message.length - kept} more characters)`;
+    record = JSON.stringify({ level, message: cut });
+  }
+  return record;
 }
 
 /** A failure that is not the user's exception: its errorType is a Runtime.* name. */

@@ -421,9 +421,10 @@ describe('the invocation context', () => {
   it("gives a Node function's console methods their levels in JSON logs, one record per call", async () => {
     const code = {
       'app.mjs':
-        "export function handler() { console.error('card %s declined', 'x'); console.warn('two\\nlines'); console.log({ a: 1 }); return 1; }\n",
+        "export function handler() { console.error('card %s declined', 'x'); console.warn('two\\nlines'); console.log({ a: 1 }); console.error('big', 'y'.repeat(70000)); return 1; }\n",
     };
-    const f = await fn(code, 'app.handler', { env: { AWS_LAMBDA_LOG_FORMAT: 'JSON' } });
+    // Lambda's value in any case, as the runtime itself takes it.
+    const f = await fn(code, 'app.handler', { env: { AWS_LAMBDA_LOG_FORMAT: 'json' } });
     const { outcome, logs } = await f.invoke('{}');
     const requestId = (outcome as { requestId: string }).requestId;
     const records = logs.map((line) => JSON.parse(line)).filter((record) => record.requestId === requestId);
@@ -432,6 +433,11 @@ describe('the invocation context', () => {
         expect.objectContaining({ level: 'ERROR', message: 'card x declined' }),
         expect.objectContaining({ level: 'WARN', message: 'two\nlines' }),
         expect.objectContaining({ level: 'INFO', message: '{ a: 1 }' }),
+        // Cut to stay one record under the runtime's 64 KiB line limit, its level kept.
+        expect.objectContaining({
+          level: 'ERROR',
+          message: expect.stringMatching(/^big y+\.\.\. \(\d+ more characters\)$/),
+        }),
       ]),
     );
     for (const record of records) expect(record.timestamp).toMatch(/^\d{4}-\d\d-\d\dT/);

@@ -32,6 +32,12 @@ describe('baseHandlerEnv', () => {
     expect(env).toEqual({ ...PROCESS_ENV, HOME: '/tmp' });
   });
 
+  it('says JSON, as written, when the runtime logs JSON (json from Lambda, or Managed Instances)', () => {
+    expect(baseHandlerEnv({ AWS_LAMBDA_LOG_FORMAT: 'json' }, 'JSON').AWS_LAMBDA_LOG_FORMAT).toBe('JSON');
+    expect(baseHandlerEnv({}, 'JSON').AWS_LAMBDA_LOG_FORMAT).toBe('JSON');
+    expect(baseHandlerEnv({}, 'Text').AWS_LAMBDA_LOG_FORMAT).toBeUndefined();
+  });
+
   it('sets HOME even when the runtime had none', () => {
     expect(baseHandlerEnv({ PATH: '/usr/bin' }).HOME).toBe('/tmp');
   });
