@@ -27,6 +27,7 @@ import { parseEnvPairs } from './env-pairs.ts';
 import { LAMBDA_CODE_LIMITS, packageFunction } from './function-zip.ts';
 import { checkFunctionLayers } from './layer-arn.ts';
 import { type Architecture, parseArchitecture } from './layer-paths.ts';
+import { layerNames } from './layers-command.ts';
 import { readState, rememberedArch, rememberedLayer, statePath } from './shlambda-state.ts';
 
 const HELP = `Usage: shlambda deploy --function-name NAME --code DIR|ZIP --handler file.method [options]
@@ -131,8 +132,10 @@ export async function runDeployCommand(argv: string[]): Promise<number> {
     let layers: string[] | undefined = options.layers.length ? options.layers : undefined;
     if (!layers) {
       const remembered = rememberedLayer(state, aws.region, arch);
-      if (remembered) layers = withLayer(existing?.Layers?.map((layer) => layer.Arn ?? '') ?? [], remembered);
-      else if (!existing) {
+      if (remembered) {
+        const current = existing?.Layers?.map((layer) => layer.Arn ?? '') ?? [];
+        layers = withLayer(current, remembered, (arn) => rememberedArch(state, arn) !== undefined);
+      } else if (!existing) {
         throw new Error(
           `no shlambda layer for ${aws.region}/${arch}: run 'shlambda publish --region ${aws.region} --arch ${arch}' first, or pass --layer ARN`,
         );
@@ -290,13 +293,22 @@ function integer(flag: string, value: string, min: number, max: number): number 
 }
 
 /**
- * A function's layers with the remembered shlambda layer in them: it takes the place of another version
- * of itself, or comes last, so that its `bootstrap` is the one in `/opt` (later layers overwrite earlier
- * ones). The function's other layers (an interpreter's, say) stay as they are.
+ * A function's layers with the remembered shlambda layer in them: it takes the place of the first
+ * shlambda layer there (another version of it, one under another of the names `publish` gives, or one
+ * `remembered` knows), the others go, and otherwise it comes last, so that its `bootstrap` is the one
+ * in `/opt` (later layers overwrite earlier ones). Two shlambda layers of 109 MB unzipped each would
+ * leave little of the 250 MB a function may have. Its other layers (an interpreter's, say) stay.
  */
-export function withLayer(current: readonly string[], layer: string): string[] {
+export function withLayer(
+  current: readonly string[],
+  layer: string,
+  remembered: (arn: string) => boolean = () => false,
+): string[] {
   const unversioned = (arn: string): string => arn.slice(0, arn.lastIndexOf(':'));
-  const at = current.findIndex((arn) => unversioned(arn) === unversioned(layer));
+  const nameOf = (arn: string): string => unversioned(arn).slice(unversioned(arn).lastIndexOf(':') + 1);
+  const ours = (arn: string): boolean =>
+    unversioned(arn) === unversioned(layer) || layerNames(undefined).includes(nameOf(arn)) || remembered(arn);
+  const at = current.findIndex(ours);
   if (at < 0) return [...current, layer];
-  return current.map((arn, index) => (index === at ? layer : arn));
+  return current.flatMap((arn, index) => (index === at ? [layer] : ours(arn) ? [] : [arn]));
 }

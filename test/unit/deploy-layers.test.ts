@@ -25,7 +25,21 @@ describe('withLayer', () => {
       [ARN('shlambda-extra', 1)],
       [ARN('shlambda-extra', 1), ARN('shlambda', 4)],
     ],
+    [
+      'shlambda layers under the names publish --arch all gives: one place, no second copy',
+      [ARN('shlambda-x86_64', 2), ARN('php', 1), ARN('shlambda', 3)],
+      [ARN('shlambda', 4), ARN('php', 1)],
+    ],
   ])('%s', (_, current, expected) => {
     expect(withLayer(current, ARN('shlambda', 4))).toEqual(expected);
+  });
+
+  it('treats a layer the state file remembers as shlambda too, whatever its name', () => {
+    const custom = ARN('my-runtime', 7);
+    const remembered = (arn: string) => arn === custom;
+    expect(withLayer([ARN('php', 1), custom], ARN('shlambda', 4), remembered)).toEqual([
+      ARN('php', 1),
+      ARN('shlambda', 4),
+    ]);
   });
 });
