@@ -328,8 +328,8 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
       setDeadline(deadline: Deadline): void {
         if (settled) return;
         started = performance.now();
-        // Node fires a longer timer at once (with a warning): a deadline weeks away must not end the
-        // invocation now.
+        // Node fires a longer timer at once (with a warning): a deadline weeks away (only an emulator
+        // sends one; Lambda's timeout is at most 15 minutes) is then enforced after 24.8 days instead.
         const termInMs = Math.min(
           MAX_TIMER_MS,
           Math.max(0, deadline.deadlineMs - deadline.timeoutMarginMs - Date.now()),

@@ -159,25 +159,26 @@ async function handle(context: Context, req: IncomingMessage, res: ServerRespons
 }
 
 /**
- * Ties a data directory to the region it serves: its functions hold ARNs of that region. One made
- * before the region was recorded served us-east-1 (then the only one).
+ * Ties a data directory that holds layers or functions to the region they were made in: they hold
+ * ARNs of that region. One made before the region was recorded served us-east-1 (then the only one).
  */
 function pinRegion(dataDir: string, region: string): void {
   const file = path.join(dataDir, 'region');
+  const used = ['layers', 'functions'].some((dir) => {
+    try {
+      return fs.readdirSync(path.join(dataDir, dir)).length > 0;
+    } catch {
+      return false;
+    }
+  });
   let pinned: string | undefined;
   try {
     pinned = fs.readFileSync(file, 'utf8').trim();
   } catch {
-    const used = ['layers', 'functions'].some((dir) => {
-      try {
-        return fs.readdirSync(path.join(dataDir, dir)).length > 0;
-      } catch {
-        return false;
-      }
-    });
-    pinned = used ? 'us-east-1' : undefined;
+    pinned = 'us-east-1';
   }
-  if (pinned !== undefined && pinned !== region) {
+  // An empty directory holds no ARNs: it serves whichever region it is started for.
+  if (used && pinned !== region) {
     throw new Error(
       `the data directory ${dataDir} holds the layers and functions of ${pinned}: serve ${region} from another one (--data DIR), or serve ${pinned} (--region ${pinned})`,
     );

@@ -534,6 +534,11 @@ describe('regions', () => {
     expect(layer.LayerVersionArn).toBe('arn:aws:lambda:eu-west-1:000000000000:layer:tools:1');
     client.destroy();
     await irish.close();
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'shlambda-region-'));
+    await (await startLocalLambdaApi({ port: 0, dataDir: empty, region: 'eu-west-1' })).close();
+    // Nothing made there yet: another region may use it.
+    await (await startLocalLambdaApi({ port: 0, dataDir: empty, region: 'us-east-1' })).close();
+    fs.rmSync(empty, { recursive: true, force: true });
     await expect(startLocalLambdaApi({ port: 0, dataDir: dir, region: 'us-east-1' })).rejects.toThrow(
       `the data directory ${dir} holds the layers and functions of eu-west-1: serve us-east-1 from another one (--data DIR)`,
     );
