@@ -118,6 +118,14 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return value;
 }
 
+/**
+ * The log format to report a configuration that could not be read in: the one the function asked for,
+ * or JSON where Managed Instances run invocations side by side (whatever else in it was wrong).
+ */
+export function fallbackLogFormat(env: NodeJS.ProcessEnv): LogFormat {
+  return Number(env.AWS_LAMBDA_MAX_CONCURRENCY) > 1 ? 'JSON' : logFormat(env.AWS_LAMBDA_LOG_FORMAT);
+}
+
 function logFormat(raw: string | undefined): LogFormat {
   return raw?.toUpperCase() === 'JSON' ? 'JSON' : 'Text';
 }

@@ -1,6 +1,6 @@
 /** The runtime's entry point: load the configuration, resolve the handler or report why not, run the loop. */
 
-import { loadConfig, type RuntimeConfig } from './config.ts';
+import { fallbackLogFormat, loadConfig, type RuntimeConfig } from './config.ts';
 import { toErrorPayload } from './errors.ts';
 import { checkFunctionDefined, checkSpareLoaded } from './function-check.ts';
 import { fullCollection, GarbageBudget } from './garbage-budget.ts';
@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     await failInit(
       runtimeApi ? new RuntimeApiClient(runtimeApi, `shlambda/${RUNTIME_VERSION}`) : undefined,
       error,
+      createLogger(fallbackLogFormat(process.env), 'INFO'),
     );
     return;
   }
@@ -118,19 +119,13 @@ function startFirstSpares(context: Parameters<typeof startSpare>[0]): PreparedHa
 }
 
 /** Reports an init failure the way Lambda shows it (to the first invocation), then exits non-zero. */
-async function failInit(
-  client: RuntimeApiClient | undefined,
-  error: unknown,
-  logger?: Logger,
-): Promise<void> {
+async function failInit(client: RuntimeApiClient | undefined, error: unknown, logger: Logger): Promise<void> {
   const payload = toErrorPayload(error);
   const text = [`shlambda init error: ${payload.errorType}: ${payload.errorMessage}`]
     .concat(payload.stackTrace.map((line) => `  ${line}`))
     .join('\n');
-  // In the JSON log format (always on Lambda Managed Instances) this is one JSON record like the rest;
-  // before the configuration is read there is no logger, and the text goes out as it is.
-  if (logger) logger.log('FATAL', text);
-  else process.stderr.write(`${text}\n`);
+  // In the JSON log format (always on Lambda Managed Instances) this is one JSON record like the rest.
+  logger.log('FATAL', text);
   if (client) {
     try {
       await client.postInitError(payload);

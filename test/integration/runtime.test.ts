@@ -443,6 +443,20 @@ describe('the invocation context', () => {
     for (const record of records) expect(record.timestamp).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
 
+  it('writes a configuration error as a JSON record on Managed Instances, where logs must be JSON', async () => {
+    const env = { AWS_LAMBDA_MAX_CONCURRENCY: '2', SHLAMBDA_TIMEOUT_MARGIN_MS: 'soon' };
+    const f = await fn(ECHO, 'function.handler', { env });
+    const { outcome, logs } = await f.invoke('{}');
+    expect(errorOf(outcome).errorType).toBe('Runtime.InvalidConfig');
+    const records = logs.filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+    expect(records).toContainEqual(
+      expect.objectContaining({
+        level: 'FATAL',
+        message: expect.stringContaining('SHLAMBDA_TIMEOUT_MARGIN_MS'),
+      }),
+    );
+  });
+
   it('writes an init error as a JSON record too when AWS_LAMBDA_LOG_FORMAT=JSON', async () => {
     const f = await fn(ECHO, 'function.handlr', { env: { AWS_LAMBDA_LOG_FORMAT: 'JSON' } });
     const { outcome, logs } = await f.invoke('{}');

@@ -1,7 +1,7 @@
 /** Unit tests for loadConfig: what a function gets from its environment, and the init error when it is wrong. */
 
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../runtime/config.ts';
+import { fallbackLogFormat, loadConfig } from '../../runtime/config.ts';
 import { ConfigError } from '../../runtime/errors.ts';
 import { DEFAULT_BINARY_TYPES } from '../../runtime/web/binary-types.ts';
 import { thrown } from '../helpers/thrown.ts';
@@ -238,5 +238,16 @@ describe('loadConfig: prestarted handlers', () => {
 
   it('refuses a SHLAMBDA_PRESTART that is not on or off, naming it', () => {
     expect(configError({ ...BASE, SHLAMBDA_PRESTART: 'later' }).message).toContain('SHLAMBDA_PRESTART');
+  });
+});
+
+describe('fallbackLogFormat: the format of an error about the configuration itself', () => {
+  it.each([
+    [{}, 'Text'],
+    [{ AWS_LAMBDA_LOG_FORMAT: 'json' }, 'JSON'],
+    [{ AWS_LAMBDA_LOG_FORMAT: 'Text', AWS_LAMBDA_MAX_CONCURRENCY: '4' }, 'JSON'],
+    [{ AWS_LAMBDA_MAX_CONCURRENCY: 'many' }, 'Text'],
+  ])('%j: %s', (env, format) => {
+    expect(fallbackLogFormat(env)).toBe(format);
   });
 });
