@@ -52,7 +52,7 @@ export async function packageFunction(
     for (const { name, file } of files) {
       // The zip being written may sit inside a packaged directory (`package . -o function.zip`).
       if (path.resolve(file) === out) continue;
-      const stats = fs.statSync(file);
+      const stats = statOrExplain(file);
       if (!stats.isFile()) continue;
       checkFile(name, file);
       unzippedBytes += stats.size;
@@ -110,17 +110,54 @@ function readHead(file: string): Buffer {
   }
 }
 
-/** Files under `dir`, relative and `/`-separated; symlinks are followed so real files get shipped. */
-function listFiles(dir: string, prefix = ''): string[] {
+/**
+ * Files under `dir`, relative and `/`-separated; symlinks are followed so real files get shipped.
+ * @param within real paths of the directories being listed, from `dir` down: a link back to one of
+ *   them would be listed without end.
+ */
+function listFiles(dir: string, prefix = '', within: readonly string[] = [fs.realpathSync(dir)]): string[] {
   const names: string[] = [];
   for (const entry of fs.readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
     const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
     const full = path.join(dir, rel);
     const isDir = entry.isDirectory() || (entry.isSymbolicLink() && statOrNull(full)?.isDirectory());
-    if (isDir) names.push(...listFiles(dir, rel));
-    else names.push(rel);
+    if (!isDir) {
+      names.push(rel);
+      continue;
+    }
+    const real = fs.realpathSync(full);
+    if (within.includes(real)) {
+      throw new Error(
+        `${full} is a symbolic link to ${real}, a directory it is inside of: packaging it would never end; remove the link`,
+      );
+    }
+    names.push(...listFiles(dir, rel, [...within, real]));
   }
   return names;
+}
+
+/** The file's stats, or an error that says what is wrong with it (a dangling or looping link). */
+function statOrExplain(file: string): fs.Stats {
+  try {
+    return fs.statSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    let target: string | undefined;
+    try {
+      target = fs.readlinkSync(file);
+    } catch {
+      target = undefined;
+    }
+    if (target !== undefined && code === 'ENOENT') {
+      throw new Error(
+        `${file} is a symbolic link to ${target}, which does not exist (an editor's lock file, say): remove it, or point it at the file to ship`,
+      );
+    }
+    if (target !== undefined && code === 'ELOOP') {
+      throw new Error(`${file} is a symbolic link that leads back to itself (through ${target}): remove it`);
+    }
+    throw new Error(`${file}: cannot read it (${code ?? (error as Error).message})`);
+  }
 }
 
 function statOrNull(file: string): fs.Stats | null {

@@ -105,6 +105,29 @@ describe('packageFunction', () => {
     await expect(packageFunction(inputs(), path.join(tempDir(), 'f.zip'))).rejects.toThrow(message);
   });
 
+  it.each([
+    [
+      'a dangling link (an editor lock file)',
+      (dir: string) => fs.symlinkSync('user@host.1234', path.join(dir, '.#function.sh')),
+      'is a symbolic link to user@host.1234, which does not exist',
+    ],
+    [
+      'a link to itself',
+      (dir: string) => fs.symlinkSync('self', path.join(dir, 'self')),
+      'leads back to itself',
+    ],
+    [
+      'a link to a directory it is in',
+      (dir: string) => fs.symlinkSync('..', path.join(dir, 'sub', 'up')),
+      'a directory it is inside of',
+    ],
+  ])('refuses %s, naming it', async (_, link, message) => {
+    const dir = writeCode({ 'function.sh': 'handler() { :; }\n', 'sub/x.txt': 'x' });
+    temps.push(dir);
+    link(dir);
+    await expect(packageFunction([dir], path.join(tempDir(), 'f.zip'))).rejects.toThrow(message);
+  });
+
   it('accepts CRLF in a file without a shebang', async () => {
     const dir = code({ 'notes.txt': 'a\r\nb\r\n' });
     await expect(packageFunction([dir], path.join(tempDir(), 'f.zip'))).resolves.toMatchObject({
