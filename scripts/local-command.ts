@@ -1,6 +1,7 @@
 /** `shlambda local`: runs a function once through the built layer and a local Runtime API, and shows the result. */
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureLayerBuilt } from './build-command.ts';
 import { parseEnvPairs } from './env-pairs.ts';
@@ -71,6 +72,12 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
     sandbox,
     onLog: (line) => log(`  | ${line}`),
   });
+  if (fs.existsSync(path.join(values.code, 'bootstrap'))) {
+    // What the layer's bootstrap would say never comes: a user sees only that some runtime exited.
+    log(
+      `shlambda local: ${path.join(values.code, 'bootstrap')} runs instead of the layer's bootstrap (Lambda looks in /var/task first); remove it to run the shlambda runtime`,
+    );
+  }
   log(
     fn.sandbox === 'bwrap'
       ? 'shlambda local: sandbox bubblewrap (layer at /opt, code at /var/task, read-only root, private /tmp)'

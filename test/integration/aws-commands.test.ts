@@ -237,6 +237,27 @@ describe('shlambda against the local Lambda API', () => {
     expect(invoke.stderr).toMatch(/shlambda invoke: failing failed \(Unhandled\): \w+\.\w+: /);
   });
 
+  it("says when the code's own bootstrap runs instead of the layer's", async () => {
+    const code = writeCode({
+      bootstrap: { text: '#!/bin/sh\nexit 0\n', mode: 0o755 },
+      'function.sh': 'handler() { :; }\n',
+    });
+    const run = await shlambda([
+      'local',
+      '--code',
+      code,
+      '--handler',
+      'function.handler',
+      '--layer',
+      inject('layerZip'),
+      '--sandbox',
+      'none',
+    ]);
+    fs.rmSync(code, { recursive: true, force: true });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain(`${path.join(code, 'bootstrap')} runs instead of the layer's bootstrap`);
+  });
+
   it('refuses a local event that is not JSON before building anything, as Lambda would refuse it', async () => {
     const run = await shlambda([
       'local',
