@@ -92,9 +92,12 @@ export function requireProgram(
   const wanted = forced ?? (language?.name === 'node' ? nodePath : (language?.program ?? ''));
   const found = findProgram(wanted, searchPath);
   if (found) return found;
+  const fix =
+    forced === undefined
+      ? 'Add a layer that provides it in /opt/bin, or set SHLAMBDA_INTERPRETER to its path'
+      : 'SHLAMBDA_INTERPRETER names it: correct the variable (a name on PATH or an absolute path), or add a layer that provides it in /opt/bin';
   throw new InterpreterNotFoundError(
-    `${purpose} need '${wanted}', which is not on PATH (${searchPath}). ` +
-      'Add a layer that provides it in /opt/bin, or set SHLAMBDA_INTERPRETER to its path',
+    `${purpose} need '${wanted}', which is not on PATH (${searchPath}). ${fix}`,
   );
 }
 

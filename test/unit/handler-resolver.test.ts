@@ -414,6 +414,15 @@ describe('resolveHandler: interpreters', () => {
       expect(resolved.args).toEqual([path.join(root, 'index.php')]);
     });
 
+    it('says to correct SHLAMBDA_INTERPRETER when what it names is not there', () => {
+      const root = taskRoot({ 'function.py': 'def handler(e, c): pass\n' });
+      const error = thrown(InterpreterNotFoundError, () =>
+        resolve('function.handler', root, { forcedInterpreter: 'python9' }),
+      );
+      expect(error.message).toContain("need 'python9'");
+      expect(error.message).toContain('SHLAMBDA_INTERPRETER names it: correct the variable');
+    });
+
     it('runs a function file with the forced interpreter and the usual shim', () => {
       const root = taskRoot({ 'function.php': '<?php function handler() {}' });
       const resolved = resolve('function.handler', root, { forcedInterpreter: php82 });
