@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import zlib from 'node:zlib';
+import { signatureScope } from './signature-scope.ts';
 
 /** Largest object taken: Lambda reads at most a 250 MB unzipped layer or function; its zip is smaller. */
 const MAX_OBJECT_BYTES = 262_144_000;
@@ -31,7 +32,7 @@ export interface S3Reply {
  * credential scope of the signature names it (`Credential=KEY/20261202/us-east-1/s3/aws4_request`).
  */
 export function isS3Request(req: IncomingMessage): boolean {
-  return /Credential=[^/,\s]+\/\d{8}\/[^/,\s]+\/s3\/aws4_request/.test(req.headers.authorization ?? '');
+  return signatureScope(req)?.service === 's3';
 }
 
 /** Bucket names as S3 allows them (the general purpose rules; no dots next to each other). */

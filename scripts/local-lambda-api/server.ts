@@ -29,6 +29,7 @@ import {
 import { FunctionRunner, type FunctionSpec } from './function-runner.ts';
 import { type Json, Operations } from './operations.ts';
 import { isS3Request, serveS3 } from './s3-objects.ts';
+import { signatureScope } from './signature-scope.ts';
 import { Store } from './store.ts';
 
 export interface LocalLambdaApiOptions {
@@ -192,10 +193,9 @@ function pinRegion(dataDir: string, region: string): void {
  * would make ARNs of this API's region that the caller then takes for its own.
  */
 function checkSignedRegion(region: string, req: IncomingMessage): void {
-  const signed = /Credential=[^/,\s]+\/\d{8}\/([^/,\s]+)\/lambda\/aws4_request/.exec(
-    req.headers.authorization ?? '',
-  )?.[1];
-  if (signed === undefined || signed === region) return;
+  const scope = signatureScope(req);
+  if (scope?.service !== 'lambda' || scope.region === region) return;
+  const signed = scope.region;
   throw new ApiError(
     403,
     'InvalidSignatureException',
