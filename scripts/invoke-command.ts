@@ -1,6 +1,5 @@
 /** `shlambda invoke`: invokes a function once and shows its response, its log tail and its error. */
 
-import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import {
@@ -11,6 +10,7 @@ import {
   loadAwsSettings,
 } from './aws-clients.ts';
 import { CommandOutput } from './command-output.ts';
+import { readJsonArgument } from './json-argument.ts';
 
 const HELP = `Usage: shlambda invoke --function-name NAME [--payload JSON|@file] [--log]
 
@@ -40,7 +40,7 @@ export async function runInvokeCommand(argv: string[]): Promise<number> {
   }
   const functionName = values['function-name'];
   if (!functionName) throw new Error('--function-name is required');
-  const payload = readPayload(values.payload);
+  const payload = readJsonArgument('--payload', values.payload);
   const out = new CommandOutput(values.json);
   const settings = loadAwsSettings(values, process.env);
   const aws = await connectAws(settings);
@@ -92,25 +92,6 @@ export async function runInvokeCommand(argv: string[]): Promise<number> {
   } finally {
     aws.lambda.destroy();
   }
-}
-
-function readPayload(value: string): Uint8Array {
-  let text = value;
-  if (value.startsWith('@')) {
-    try {
-      text = fs.readFileSync(value.slice(1), 'utf8');
-    } catch {
-      throw new Error(`--payload ${value}: cannot read ${value.slice(1)}`);
-    }
-  }
-  try {
-    JSON.parse(text);
-  } catch {
-    throw new Error(
-      `--payload must be JSON (Lambda rejects anything else), got ${JSON.stringify(text.slice(0, 80))}`,
-    );
-  }
-  return Buffer.from(text);
 }
 
 function parseOr(text: string): unknown {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureLayerBuilt } from './build-command.ts';
 import { parseEnvPairs } from './env-pairs.ts';
+import { readJsonArgument } from './json-argument.ts';
 import { hostArchitecture, layerZipPath, parseArchitecture } from './layer-paths.ts';
 import { LocalFunction } from './local-function.ts';
 import type { SandboxChoice } from './sandbox.ts';
@@ -51,7 +52,7 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
   const memoryMb = positiveNumber('--memory', values.memory);
   const sandbox = values.sandbox as SandboxChoice;
   if (!['auto', 'bwrap', 'none'].includes(sandbox)) throw new Error('--sandbox must be auto, bwrap or none');
-  const event = readEvent(values.event);
+  const event = readJsonArgument('--event', values.event);
 
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   let layerZips = values.layer;
@@ -120,28 +121,6 @@ export async function runLocalCommand(argv: string[]): Promise<number> {
 function writeBody(body: Buffer): void {
   process.stdout.write(body);
   if (process.stdout.isTTY) process.stdout.write('\n');
-}
-
-/** The event's bytes as given; JSON only, since Lambda's Invoke takes nothing else. */
-function readEvent(value: string): Buffer {
-  let event = Buffer.from(value);
-  if (value.startsWith('@')) {
-    const file = value.slice(1);
-    try {
-      event = fs.readFileSync(file);
-    } catch {
-      throw new Error(`--event ${value}: cannot read ${file}`);
-    }
-  }
-  try {
-    JSON.parse(event.toString('utf8'));
-  } catch {
-    const text = event.toString('utf8', 0, 80);
-    throw new Error(
-      `--event must be JSON (Lambda's Invoke refuses anything else), got ${JSON.stringify(text)}`,
-    );
-  }
-  return event;
 }
 
 function positiveNumber(flag: string, value: string): number {
