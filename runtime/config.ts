@@ -60,8 +60,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     runtimeApi,
     handler: env._HANDLER ?? '',
     taskRoot: required(env, 'LAMBDA_TASK_ROOT'),
-    // Lambda Managed Instances require JSON logs when invocations interleave.
-    logFormat: concurrency > 1 ? 'JSON' : logFormat(env.AWS_LAMBDA_LOG_FORMAT),
+    logFormat: logFormatOf(env),
     logLevel: logLevel(env.AWS_LAMBDA_LOG_LEVEL),
     concurrency,
     interpreter: env.SHLAMBDA_INTERPRETER || undefined,
@@ -119,10 +118,11 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
 }
 
 /**
- * The log format to report a configuration that could not be read in: the one the function asked for,
- * or JSON where Managed Instances run invocations side by side (whatever else in it was wrong).
+ * The log format: the one the function asked for, or JSON where Lambda Managed Instances run
+ * invocations side by side (they require it). Also for reporting a configuration that could not be
+ * read, whatever else in it was wrong.
  */
-export function fallbackLogFormat(env: NodeJS.ProcessEnv): LogFormat {
+export function logFormatOf(env: NodeJS.ProcessEnv): LogFormat {
   return Number(env.AWS_LAMBDA_MAX_CONCURRENCY) > 1 ? 'JSON' : logFormat(env.AWS_LAMBDA_LOG_FORMAT);
 }
 

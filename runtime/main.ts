@@ -1,6 +1,6 @@
 /** The runtime's entry point: load the configuration, resolve the handler or report why not, run the loop. */
 
-import { fallbackLogFormat, loadConfig, type RuntimeConfig } from './config.ts';
+import { loadConfig, logFormatOf, type RuntimeConfig } from './config.ts';
 import { toErrorPayload } from './errors.ts';
 import { checkFunctionDefined, checkSpareLoaded } from './function-check.ts';
 import { fullCollection, GarbageBudget } from './garbage-budget.ts';
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     await failInit(
       runtimeApi ? new RuntimeApiClient(runtimeApi, `shlambda/${RUNTIME_VERSION}`) : undefined,
       error,
-      createLogger(fallbackLogFormat(process.env), 'INFO'),
+      createLogger(logFormatOf(process.env), 'INFO'),
     );
     return;
   }

@@ -1,7 +1,7 @@
 /** Unit tests for loadConfig: what a function gets from its environment, and the init error when it is wrong. */
 
 import { describe, expect, it } from 'vitest';
-import { fallbackLogFormat, loadConfig } from '../../runtime/config.ts';
+import { loadConfig, logFormatOf } from '../../runtime/config.ts';
 import { ConfigError } from '../../runtime/errors.ts';
 import { DEFAULT_BINARY_TYPES } from '../../runtime/web/binary-types.ts';
 import { thrown } from '../helpers/thrown.ts';
@@ -241,13 +241,13 @@ describe('loadConfig: prestarted handlers', () => {
   });
 });
 
-describe('fallbackLogFormat: the format of an error about the configuration itself', () => {
+describe('logFormatOf: also the format of an error about the configuration itself', () => {
   it.each([
     [{}, 'Text'],
     [{ AWS_LAMBDA_LOG_FORMAT: 'json' }, 'JSON'],
     [{ AWS_LAMBDA_LOG_FORMAT: 'Text', AWS_LAMBDA_MAX_CONCURRENCY: '4' }, 'JSON'],
     [{ AWS_LAMBDA_MAX_CONCURRENCY: 'many' }, 'Text'],
   ])('%j: %s', (env, format) => {
-    expect(fallbackLogFormat(env)).toBe(format);
+    expect(logFormatOf(env)).toBe(format);
   });
 });
