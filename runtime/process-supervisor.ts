@@ -227,7 +227,7 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
   // Durations count from the deadline being set: a prestarted handler's wait is not its run time.
   let started = performance.now();
   const stderr = new LineSplitter();
-  const otherLog = new LineSplitter();
+  const otherLog = options.alsoLogged ? new LineSplitter() : undefined;
   const chunks: Buffer[] = [];
   let bytes = 0;
   let stopSignal: NodeJS.Signals | undefined;
@@ -271,7 +271,7 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
     options.stderr?.destroy();
     options.alsoLogged?.destroy();
     options.onStderrLines(stderr.flush());
-    if (options.alsoLogged) options.onStderrLines(otherLog.flush());
+    if (otherLog) options.onStderrLines(otherLog.flush());
     if (expectedBytes !== undefined && bytes < expectedBytes && !stopSignal) {
       settle({
         ok: false,
@@ -292,7 +292,7 @@ export function superviseHandler(options: SupervisionOptions): Supervision {
     if (expectedBytes !== undefined && bytes >= expectedBytes) finish();
   };
   const onStderr = (chunk: Buffer): void => options.onStderrLines(stderr.push(chunk));
-  const onOtherLog = (chunk: Buffer): void => options.onStderrLines(otherLog.push(chunk));
+  const onOtherLog = (chunk: Buffer): void => options.onStderrLines(otherLog?.push(chunk) ?? []);
   const onClose = (): void => {
     openStreams--;
     if (openStreams === 0) finish();
