@@ -25,7 +25,7 @@ import {
 import { CommandOutput } from './command-output.ts';
 import { parseEnvPairs } from './env-pairs.ts';
 import { LAMBDA_CODE_LIMITS, packageFunction } from './function-zip.ts';
-import { checkFunctionLayers } from './layer-arn.ts';
+import { checkFunctionLayers, parseLayerVersionArn } from './layer-arn.ts';
 import { type Architecture, parseArchitecture } from './layer-paths.ts';
 import { layerNames } from './layers-command.ts';
 import { readState, rememberedArch, rememberedLayer, statePath } from './shlambda-state.ts';
@@ -304,10 +304,16 @@ export function withLayer(
   layer: string,
   remembered: (arn: string) => boolean = () => false,
 ): string[] {
-  const unversioned = (arn: string): string => arn.slice(0, arn.lastIndexOf(':'));
-  const nameOf = (arn: string): string => unversioned(arn).slice(unversioned(arn).lastIndexOf(':') + 1);
+  // The same layer: its ARN but for the version. (An ARN that does not parse fails here, with the
+  // message the check of the list right after would give.)
+  const unversioned = (arn: string): string => {
+    const { region, account, name } = parseLayerVersionArn(arn);
+    return `${region}:${account}:${name}`;
+  };
   const ours = (arn: string): boolean =>
-    unversioned(arn) === unversioned(layer) || layerNames(undefined).includes(nameOf(arn)) || remembered(arn);
+    unversioned(arn) === unversioned(layer) ||
+    layerNames(undefined).includes(parseLayerVersionArn(arn).name) ||
+    remembered(arn);
   const at = current.findIndex(ours);
   if (at < 0) return [...current, layer];
   return current.flatMap((arn, index) => (index === at ? [layer] : ours(arn) ? [] : [arn]));
