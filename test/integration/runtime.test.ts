@@ -59,6 +59,20 @@ async function killAndReap(pid: number): Promise<void> {
   );
 }
 
+/** What each event got, in turn: the response, or the error in the words `describe` gives it. */
+async function answersTo(
+  f: Awaited<ReturnType<typeof fn>>,
+  events: readonly string[],
+  describe: (error: ErrorPayload) => string,
+): Promise<string[]> {
+  const seen = [];
+  for (const event of events) {
+    const { outcome } = await f.invoke(event);
+    seen.push(outcome.kind === 'response' ? response(outcome).toString() : describe(errorOf(outcome)));
+  }
+  return seen;
+}
+
 function show(outcome: InvocationOutcome): unknown {
   return 'body' in outcome ? { ...outcome, body: outcome.body.toString('utf8').slice(0, 500) } : outcome;
 }
@@ -608,15 +622,7 @@ describe('prestarted handlers (function mode)', () => {
     const answers = async (env: Record<string, string>) => {
       const lines: string[] = [];
       const f = await fn(code, 'function.handler', { env, onLog: (line) => lines.push(line) });
-      const seen = [];
-      for (const event of events) {
-        const { outcome } = await f.invoke(event);
-        seen.push(
-          outcome.kind === 'response'
-            ? response(outcome).toString()
-            : errorOf(outcome).errorMessage.replace(/ after \d+ ms.*/, ''),
-        );
-      }
+      const seen = await answersTo(f, events, (error) => error.errorMessage.replace(/ after \d+ ms.*/, ''));
       return { seen, lines };
     };
     const own = await answers({ SHLAMBDA_PRESTART: '0' });
@@ -660,16 +666,11 @@ describe('prestarted handlers (function mode)', () => {
   it.each(ownBash)('serve %s as a bash of its own does', async (_, text, events) => {
     const answers = async (env: Record<string, string>) => {
       const f = await fn({ 'function.sh': text }, 'function.handler', { env });
-      const seen = [];
-      for (const event of events) {
-        const { outcome } = await f.invoke(event);
-        seen.push(
-          outcome.kind === 'response'
-            ? response(outcome).toString()
-            : `${errorOf(outcome).errorType}: ${errorOf(outcome).errorMessage.replace(/ after \d+ ms.*/, '')}`,
-        );
-      }
-      return seen;
+      return answersTo(
+        f,
+        events,
+        (error) => `${error.errorType}: ${error.errorMessage.replace(/ after \d+ ms.*/, '')}`,
+      );
     };
     const own = await answers({ SHLAMBDA_PRESTART: '0' });
     expect(own.join('\n')).not.toContain('Runtime.');
