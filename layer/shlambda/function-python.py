@@ -15,6 +15,7 @@
 
 import atexit
 import gc
+import importlib.util
 import json
 import os
 import signal
@@ -29,6 +30,52 @@ WIND_DOWN_SECONDS = 0.5
 RESULT_FD = os.dup(1)
 os.dup2(2, 1)
 sys.stdout = sys.stderr
+
+
+class _LambdaLoggingOnImport:
+    """Import hook: the first import of `logging` also gives its root logger Lambda's handler.
+
+    The handler is there before anything logs, as in the managed runtime (logging-python.py says what it
+    does), yet a function that never imports `logging` never loads it.
+    """
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name != "logging":
+            return None
+        sys.meta_path.remove(_LambdaLoggingOnImport)
+        spec = importlib.util.find_spec(name)
+        # A loader that is a class (a frozen module's) is shared: it is left as it is, without the handler.
+        if spec is None or spec.loader is None or isinstance(spec.loader, type):
+            return spec
+        run_module = spec.loader.exec_module
+
+        def exec_module(module):
+            run_module(module)
+            _install_lambda_logging(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def _install_lambda_logging(module):
+    # A `logging.py` of the function's own, found first on its path, is not Python's.
+    if not callable(getattr(module, "StreamHandler", None)):
+        return
+    setup_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "logging-python.py")
+    try:
+        spec = importlib.util.spec_from_file_location("_shlambda_logging", setup_path)
+        setup = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(setup)
+        setup.install(os.environ)
+    except Exception as error:  # noqa: BLE001 - the function's own `import logging` must still work
+        sys.stderr.write(f"shlambda: logging keeps Python's defaults: {type(error).__name__}: {error}\n")
+
+
+if "logging" in sys.modules:
+    _install_lambda_logging(sys.modules["logging"])
+else:
+    sys.meta_path.insert(0, _LambdaLoggingOnImport)
 
 
 class _Record:
@@ -120,8 +167,6 @@ def load_function(path, name):
     sys.path[:] = [directory] + [p for p in sys.path if p != shim_directory]
     module_name = module_name_of(path)
     try:
-        import importlib.util
-
         spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
         # Registered before it runs, as a real import does: dataclasses and pickle look it up there.

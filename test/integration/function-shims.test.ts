@@ -510,3 +510,94 @@ describe.each(LANGUAGES)('$title function shim, prestarted before its event', (l
     expect(errorOf(run).errorType).toBe('Runtime.UserCodeSyntaxError');
   });
 });
+
+describe("python function shim, the logging module as in Lambda's managed runtime", () => {
+  const python = LANGUAGES.find((language) => language.name === 'python') as Language;
+  const json: Language = { ...python, env: { AWS_LAMBDA_LOG_FORMAT: 'JSON', AWS_LAMBDA_LOG_LEVEL: 'debug' } };
+  const logsFile = () => taskFile(python, 'logs.py');
+  const records = (run: ShimRun) =>
+    run.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line));
+
+  it('writes each record as one JSON object with its level, so a WARN filter keeps the errors', async () => {
+    const run = await runShim(json, logsFile(), 'levels', '{"card":"4242"}');
+    expect(responseOf(run)).toBe('done');
+    const base = { timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) };
+    const ours = { ...base, requestId: run.requestId, logger: 'orders' };
+    expect(records(run)).toEqual([
+      // AWS_LAMBDA_LOG_LEVEL sets the root logger's level, so the top level's INFO is there too.
+      { ...base, requestId: run.requestId, logger: 'root', level: 'INFO', message: 'loaded' },
+      { ...ours, level: 'DEBUG', message: 'debug detail' },
+      { ...ours, level: 'INFO', message: 'info' },
+      { ...ours, level: 'WARNING', message: 'warning' },
+      // Fields given with extra= are fields of the record; one JSON cannot hold is logged as its str().
+      {
+        ...ours,
+        level: 'ERROR',
+        message: 'card 4242 declined',
+        orderId: 7,
+        opaque: expect.stringMatching(/^<object object at /),
+      },
+      // A level of the function's own is filed under the standard one below it.
+      { ...ours, level: 'INFO', message: 'between info and warning' },
+      {
+        ...ours,
+        level: 'ERROR',
+        message: 'lookup failed',
+        errorType: 'KeyError',
+        errorMessage: "'missing'",
+        stackTrace: [expect.stringContaining('logs.py')],
+        location: expect.stringMatching(/logs\.py:levels:\d+$/),
+      },
+    ]);
+  });
+
+  it("writes text records as [LEVEL] and the message, at Python's default level (WARNING)", async () => {
+    const run = await runShim(python, logsFile(), 'levels', '{"card":"4242"}');
+    expect(responseOf(run)).toBe('done');
+    expect(run.stderr).toContain('[WARNING]\twarning\n');
+    expect(run.stderr).toContain('[ERROR]\tcard 4242 declined\n');
+    // The traceback follows its record, as Python's own formatter writes it.
+    expect(run.stderr).toMatch(/\[ERROR\]\tlookup failed\nTraceback \(most recent call last\):\n/);
+    for (const hidden of ['loaded', 'debug detail', '\tinfo\n']) expect(run.stderr).not.toContain(hidden);
+  });
+
+  it('logs INFO once the function lowers the level, as it would in the managed runtime', async () => {
+    const run = await runShim(python, logsFile(), 'info_after_set_level', '{}');
+    expect(responseOf(run)).toBe('done');
+    expect(run.stderr).toContain('[INFO]\tnow shown\n');
+    expect(run.stderr).not.toContain('still hidden');
+  });
+
+  it("gives every record aws_request_id for a format of the function's own", async () => {
+    const run = await runShim(python, logsFile(), 'own_format', '{}');
+    expect(responseOf(run)).toBe('done');
+    expect(run.stderr).toContain(`${run.requestId} WARNING formatted\n`);
+  });
+
+  it('leaves basicConfig without effect, since the root logger already has its handler', async () => {
+    const run = await runShim(python, logsFile(), 'basic_config', '{}');
+    expect(responseOf(run)).toBe(1);
+    expect(run.stderr).toContain('[WARNING]\tonce\n');
+    expect(run.stderr).not.toContain('BASIC');
+  });
+
+  it('names the invocation only on records made after its variables arrived, when prestarted', async () => {
+    const run = await runPrestarted(json, logsFile(), 'levels', '{"card":"1"}');
+    expect(responseOf(run)).toBe('done');
+    const [loaded, ...rest] = records(run);
+    expect(loaded).toMatchObject({ message: 'loaded', level: 'INFO' });
+    expect(loaded).not.toHaveProperty('requestId');
+    expect(rest.length).toBe(6);
+    for (const record of rest) expect(record.requestId).toBe(run.requestId);
+  });
+
+  it("imports a logging.py of the function's own as it is", async () => {
+    const file = path.join(workDir, 'task', 'python', 'own-logging', 'app.py');
+    const run = await runShim(python, file, 'handler', '{}');
+    expect(responseOf(run)).toBe('noted: own module');
+    expect(run.stderr).toBe('');
+  });
+});
