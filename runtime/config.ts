@@ -37,6 +37,9 @@ export interface RuntimeConfig {
   /** Whether function-mode handlers are started, and their file loaded, before the event arrives
    *  (`SHLAMBDA_PRESTART`, default on). */
   readonly prestart: boolean;
+  /** Libraries a Python, Ruby or Perl function's zygote loads once for all its processes
+   *  (`SHLAMBDA_PRELOAD`); the shims read and load them, the runtime only says where it does nothing. */
+  readonly preload: string | undefined;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
@@ -71,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     cgi: cgiSwitch(env.SHLAMBDA_CGI),
     binaryTypes: binaryTypes(env.SHLAMBDA_BINARY_TYPES),
     prestart: onOff(env, 'SHLAMBDA_PRESTART', true),
+    preload: env.SHLAMBDA_PRELOAD?.trim() || undefined,
   });
 }
 

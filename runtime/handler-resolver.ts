@@ -249,3 +249,18 @@ function languageProgram(language: Language, options: ResolveOptions): string {
     options.nodePath,
   );
 }
+
+/** Languages whose shims load `SHLAMBDA_PRELOAD`'s libraries (in their zygote, or before the file). */
+const PRELOADING_LANGUAGES: ReadonlySet<string> = new Set(['python', 'ruby', 'perl']);
+
+/**
+ * What to tell the user when `SHLAMBDA_PRELOAD` is set for a handler that never loads it (bash, PHP,
+ * Node, a script, CGI), so that a setting that does nothing is not taken for one that works.
+ */
+export function preloadIgnored(preload: string | undefined, handler: ResolvedHandler): string | undefined {
+  if (preload === undefined) return undefined;
+  if (handler.mode === 'function' && PRELOADING_LANGUAGES.has(handler.language?.name ?? '')) return undefined;
+  const what =
+    handler.mode === 'function' ? `a ${handler.language?.name} function` : `a ${handler.mode}-mode handler`;
+  return `SHLAMBDA_PRELOAD is ignored for ${what}: only Python, Ruby and Perl functions (file.method) load libraries ahead`;
+}

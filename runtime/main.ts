@@ -4,7 +4,7 @@ import { loadConfig, logFormatOf, type RuntimeConfig } from './config.ts';
 import { toErrorPayload } from './errors.ts';
 import { checkFunctionDefined, checkSpareLoaded } from './function-check.ts';
 import { fullCollection, GarbageBudget } from './garbage-budget.ts';
-import { resolveHandler } from './handler-resolver.ts';
+import { preloadIgnored, resolveHandler } from './handler-resolver.ts';
 import { startSpare, usesSpares } from './handler-run.ts';
 import { baseHandlerEnv } from './invocation-env.ts';
 import { runInvocationLoop } from './invocation-loop.ts';
@@ -71,6 +71,8 @@ async function main(): Promise<void> {
     'DEBUG',
     `handler ${config.handler}: ${handler.mode} mode${handler.cgi ? ' (CGI)' : ''}, ${handler.command} ${handler.args.join(' ')}`,
   );
+  const ignored = preloadIgnored(config.preload, handler);
+  if (ignored) logger.log('WARN', ignored);
 
   keepServingAfterBugs(logger);
 

@@ -178,12 +178,41 @@ sub error_message {
   return "$error";
 }
 
+# Loads the modules SHLAMBDA_PRELOAD names, before the file, reporting one that fails as the file's load
+# error. The zygote has loaded them already (zygote-perl.pl), so in its processes this finds them in
+# %INC; one that failed there fails here again, with its error.
+sub preload_modules {
+  my ($preload) = @_;
+  for my $name (grep {length} map { s/\A\s+|\s+\z//gr } split /,/, $preload // '') {
+    if ($name !~ /\A\w+(?:::\w+)*\z/) {
+      die {
+        type    => 'Runtime.InvalidConfig',
+        message => "SHLAMBDA_PRELOAD holds '$name', which is not a module name: "
+          . 'give module names separated by commas (Paws,DBI)',
+        trace => [],
+      };
+    }
+    my $path = ($name =~ s{::}{/}gr) . '.pm';
+    local $@;
+    next if eval { require $path; 1 };
+    my $message = error_message($@);
+    chomp $message;
+    die {
+      type    => 'Runtime.ImportModuleError',
+      message => "Unable to load module '$name' named in SHLAMBDA_PRELOAD: $message",
+      trace   => [],
+    };
+  }
+}
+
 sub load_sub {
   my ($file, $name) = @_;
   my %before = map { $_ => 1 } defined_subs();
   my $dir = $file =~ s{/[^/]*\z}{}r;
-  # Its own modules (use Helper) resolve beside it; Perl stopped searching '.' in 5.26.
-  unshift @INC, $dir if length $dir;
+  # Its own modules (use Helper) resolve beside it; Perl stopped searching '.' in 5.26. (The zygote may
+  # have put it first already, for SHLAMBDA_PRELOAD.)
+  unshift @INC, $dir if length $dir && $INC[0] ne $dir;
+  preload_modules($ENV{SHLAMBDA_PRELOAD});
   my $base = $file =~ s{.*/}{}r;
   # Checked first: `do` reports an unreadable file only through $!, which user code may have set too.
   if (!-f $file || !-r _) {

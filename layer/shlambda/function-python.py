@@ -160,11 +160,36 @@ def module_name_of(path):
     return os.path.splitext(os.path.basename(path))[0]
 
 
+def preload_modules(env):
+    """Imports the modules SHLAMBDA_PRELOAD names, before the file, reporting one that fails as the file's
+    import error. The zygote has imported them already (zygote-python.py), so in its processes this
+    finds them loaded; one that failed there fails here again, with its error."""
+    for name in (entry.strip() for entry in env.get("SHLAMBDA_PRELOAD", "").split(",")):
+        if not name:
+            continue
+        if not all(part.isidentifier() for part in name.split(".")):
+            raise HandlerFailure(
+                "Runtime.InvalidConfig",
+                f"SHLAMBDA_PRELOAD holds {name!r}, which is not a module name: "
+                "give module names separated by commas (boto3,requests)",
+            )
+        try:
+            importlib.import_module(name)
+        except Exception as error:
+            raise HandlerFailure(
+                "Runtime.ImportModuleError",
+                f"Unable to import module '{name}' named in SHLAMBDA_PRELOAD: {type(error).__name__}: {error}",
+                _user_frames(error.__traceback__),
+            ) from None
+
+
 def load_function(path, name):
     directory = os.path.dirname(path)
     shim_directory = os.path.dirname(os.path.abspath(__file__))
     # Python put the shim's own directory first on sys.path; the handler's imports expect their own.
-    sys.path[:] = [directory] + [p for p in sys.path if p != shim_directory]
+    # (The zygote may have put `directory` first already, for SHLAMBDA_PRELOAD.)
+    sys.path[:] = [directory] + [p for p in sys.path if p not in (shim_directory, directory)]
+    preload_modules(os.environ)
     module_name = module_name_of(path)
     try:
         spec = importlib.util.spec_from_file_location(module_name, path)

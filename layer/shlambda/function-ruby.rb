@@ -91,9 +91,30 @@ module Shlambda
     raw.scrub
   end
 
+  # Requires what SHLAMBDA_PRELOAD names, before the file, reporting one that fails as the file's load
+  # error. The zygote has required them already (zygote-ruby.rb), so in its processes this finds them
+  # loaded; one that failed there fails here again, with its error.
+  def preload_libraries(env)
+    env.fetch('SHLAMBDA_PRELOAD', '').split(',').map(&:strip).reject(&:empty?).each do |name|
+      if name.match?(/\s/)
+        raise HandlerFailure.new('Runtime.InvalidConfig',
+                                 "SHLAMBDA_PRELOAD holds #{name.inspect}, which is not a library name: " \
+                                 'give names to require separated by commas (aws-sdk-s3,json)')
+      end
+      begin
+        require name
+      rescue StandardError, ScriptError => e
+        raise HandlerFailure.new('Runtime.ImportModuleError',
+                                 "Unable to require '#{name}' named in SHLAMBDA_PRELOAD: #{e.class}: #{e.message}",
+                                 user_frames(e))
+      end
+    end
+  end
+
   def load_method(file, name)
     # The handler's own requires (require 'helper') resolve beside it, as in the managed runtime.
-    $LOAD_PATH.unshift(File.dirname(file))
+    $LOAD_PATH.unshift(File.dirname(file)) unless $LOAD_PATH.first == File.dirname(file)
+    preload_libraries(ENV)
     before = Object.private_instance_methods(false)
     begin
       require file

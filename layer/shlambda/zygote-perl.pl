@@ -27,6 +27,23 @@ my ($shim, $file, $function, $sets) = @ARGV;
 }
 do $shim;
 die "shlambda: cannot compile $shim: $@\n" if $@;
+# Loads the modules SHLAMBDA_PRELOAD names (Paws, say), once, for every process forked after: what a
+# function uses, each of its processes loads again. The forked processes' shim loads them again
+# (function-perl.pl), which is then a look-up in %INC, and which reports one that fails: here it is
+# passed over. They resolve as the file's own modules do.
+my @preload = grep {/\A\w+(?:::\w+)*\z/} map { s/\A\s+|\s+\z//gr } split /,/, $ENV{SHLAMBDA_PRELOAD} // '';
+if (@preload) {
+  my $dir = $file =~ s{/[^/]*\z}{}r;
+  unshift @INC, $dir if length $dir;
+  # What a module prints while it loads goes to the log (this process's stdout is /dev/null).
+  open(STDOUT, '>&', \*STDERR) or die "shlambda: cannot send stdout to the log: $!\n";
+  for my $name (@preload) {
+    my $path = ($name =~ s{::}{/}gr) . '.pm';
+    eval { require $path; 1 };
+  }
+  STDOUT->flush;
+}
+
 my $set_size = 5;
 my $first_set_fd = 4;
 my $last_fd = $first_set_fd + $set_size * $sets - 1;

@@ -23,7 +23,7 @@ import sys
 
 # What the shim imports, imported once here so that each fork finds it loaded.
 import atexit  # noqa: F401
-import importlib.util  # noqa: F401
+import importlib.util
 import json  # noqa: F401
 import time  # noqa: F401
 
@@ -62,10 +62,36 @@ def run_forked(shim_code, shim_path, handler_file, function, base, last_fd):
     os._exit(0)
 
 
+def preload(shim_path, handler_file):
+    """Imports the modules SHLAMBDA_PRELOAD names (boto3, say), once, for every process forked after.
+
+    A function's imports run in each of its processes, a library's 100-250 ms included (boto3's); what
+    this imports, each fork finds loaded, in the state the import left it. The forked processes' shim
+    imports them again (function-python.py), which is then a look-up, and which reports a module that
+    fails to import: here it is passed over. The path is the one those processes import with.
+    """
+    names = [name.strip() for name in os.environ.get("SHLAMBDA_PRELOAD", "").split(",") if name.strip()]
+    if not names:
+        return
+    directory = os.path.dirname(handler_file)
+    shim_directory = os.path.dirname(os.path.abspath(shim_path))
+    sys.path[:] = [directory] + [p for p in sys.path if p not in (shim_directory, directory)]
+    # What a module prints while it loads goes to the log, as it does in a process of the function's
+    # (this process's stdout is otherwise /dev/null, and each fork gets one of its own).
+    os.dup2(2, 1)
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: BLE001, S110 - reported by each forked process, which tries again
+            pass
+    sys.stdout.flush()
+
+
 def main():
     shim_path, handler_file, function, sets = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     with open(shim_path, "rb") as source:
         shim_code = compile(source.read(), shim_path, "exec")
+    preload(shim_path, handler_file)
     last_fd = FIRST_SET_FD + SET_SIZE * sets - 1
     control = os.fdopen(3, "wb", buffering=0)
     control.write(b"R\n")

@@ -20,6 +20,23 @@ shim, file, function, sets = ARGV[0], ARGV[1], ARGV[2], Integer(ARGV[3])
 # 0.5 ms of CPU each (a 960-invocation run: latency p50 3.83-3.88 -> 3.10-3.17 ms).
 shim_code = defined?(RubyVM::InstructionSequence) ? RubyVM::InstructionSequence.compile_file(shim) : nil
 last_fd = first_set_fd + (set_size * sets) - 1
+
+# Requires what SHLAMBDA_PRELOAD names (aws-sdk-s3, say), once, for every process forked after: what a
+# function requires, each of its processes requires again, a large gem's hundreds of milliseconds
+# included. The forked processes' shim requires them again (function-ruby.rb), which is then a look-up,
+# and which reports one that fails: here it is passed over. They resolve as the file's own requires do.
+preload = ENV.fetch('SHLAMBDA_PRELOAD', '').split(',').map(&:strip).reject(&:empty?)
+unless preload.empty?
+  $LOAD_PATH.unshift(File.dirname(file))
+  # What a library prints while it loads goes to the log (this process's stdout is /dev/null).
+  $stdout.reopen($stderr)
+  preload.each do |name|
+    require name
+  rescue Exception # rubocop:disable Lint/RescueException -- reported by each forked process, which tries again
+    nil
+  end
+  $stdout.flush
+end
 control = IO.for_fd(3, 'w', autoclose: false)
 control.sync = true
 control.write("R\n")

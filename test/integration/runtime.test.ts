@@ -1518,6 +1518,104 @@ function handler($event, $context) {
       expect(errorOf(outcome).errorType).toBe('Runtime.ImportModuleError');
     }
   });
+
+  // A library of the function's own, found on its path as the file's own imports are, as boto3, a gem
+  // or a module that makes clients would be. Each answers whether its process loaded the library, the
+  // pid of the process that did, and how many calls its counter has seen.
+  const preloading: Array<[string, CodeFiles, string, string]> = [
+    [
+      'Python',
+      {
+        'clients.py': 'import os\nprint("clients loaded")\nloaded_in = os.getpid()\ncalls = 0\n',
+        'app.py':
+          'import os\nimport clients\n\ndef handler(event, context):\n    clients.calls += 1\n    return [clients.loaded_in == os.getpid(), clients.loaded_in, clients.calls]\n',
+      },
+      'app.handler',
+      'clients, json',
+    ],
+    [
+      'Ruby',
+      {
+        'clients.rb':
+          'puts "clients loaded"\nmodule Clients\n  LOADED_IN = Process.pid\n  @calls = 0\n  class << self\n    attr_accessor :calls\n  end\nend\n',
+        'app.rb':
+          "require 'clients'\n\ndef handler(event:, context:)\n  Clients.calls += 1\n  [Clients::LOADED_IN == Process.pid, Clients::LOADED_IN, Clients.calls]\nend\n",
+      },
+      'app.handler',
+      'clients, json',
+    ],
+    [
+      'Perl',
+      {
+        'Clients.pm':
+          'package Clients;\nprint "clients loaded\\n";\nour $loaded_in = $$;\nour $calls = 0;\n1;\n',
+        'app.pl':
+          'use Clients;\n\nsub handler {\n  $Clients::calls++;\n  return [$Clients::loaded_in == $$ ? \\1 : \\0, $Clients::loaded_in, $Clients::calls];\n}\n1;\n',
+      },
+      'app.handler',
+      'Clients, JSON::PP',
+    ],
+  ];
+
+  it.each([
+    ['a bash function', ECHO, 'function.handler', 'a bash function'],
+    ['a script', { 'run.py': 'print("{}")\n' }, 'run.py', 'a script-mode handler'],
+  ])(
+    'says SHLAMBDA_PRELOAD does nothing for %s, and answers all the same',
+    async (_, code, handler, what) => {
+      const f = await fn(code, handler, { env: { SHLAMBDA_PRELOAD: 'boto3' } });
+      const { outcome, logs } = await f.invoke('{}');
+      expect(response(outcome).toString().trim()).toBe('{}');
+      expect(logs).toContainEqual(expect.stringContaining(`WARN\tSHLAMBDA_PRELOAD is ignored for ${what}:`));
+    },
+  );
+
+  describe.each(preloading)('SHLAMBDA_PRELOAD (%s)', (_, code, handler, preload) => {
+    const answers = async (env: Record<string, string>) => {
+      const lines: string[] = [];
+      const f = await fn(code, handler, { env, onLog: (line) => lines.push(line) });
+      const seen = [];
+      for (let i = 0; i < 3; i++) seen.push(JSON.parse(response((await f.invoke('{}')).outcome).toString()));
+      return { seen, loadedLines: lines.filter((line) => line.endsWith('\tclients loaded')).length };
+    };
+
+    it('loads the libraries once in the zygote; each invocation still starts from them as loaded', async () => {
+      const { seen, loadedLines } = await answers({ SHLAMBDA_PRELOAD: preload });
+      // Loaded in a zygote, not in the invocation's process; the first two by the first zygote (its
+      // two sets), the third by the next zygote, which loaded them again.
+      expect(seen.map(([own]) => Boolean(own))).toEqual([false, false, false]);
+      expect(seen[0][1]).toBe(seen[1][1]);
+      // What an invocation changes in a library is its own process's.
+      expect(seen.map(([, , calls]) => calls)).toEqual([1, 1, 1]);
+      // What the library printed while it loaded is in the log, once per zygote.
+      expect(loadedLines).toBeGreaterThanOrEqual(1);
+      expect(loadedLines).toBeLessThan(3);
+    });
+
+    it('loads them in each process with SHLAMBDA_PRESTART=0, with the same answers', async () => {
+      const { seen } = await answers({ SHLAMBDA_PRELOAD: preload, SHLAMBDA_PRESTART: '0' });
+      expect(seen.map(([own, , calls]) => [Boolean(own), calls])).toEqual([
+        [true, 1],
+        [true, 1],
+        [true, 1],
+      ]);
+    });
+
+    it.each([
+      [
+        'a library that does not load',
+        'no_such_module',
+        'Runtime.ImportModuleError',
+        "'no_such_module' named in SHLAMBDA_PRELOAD",
+      ],
+      ['something that is not a name', 'boto3 requests', 'Runtime.InvalidConfig', 'separated by commas'],
+    ])('reports %s once, as an init error', async (_, value, errorType, message) => {
+      const f = await fn(code, handler, { env: { SHLAMBDA_PRELOAD: value } });
+      const { outcome } = await f.invoke('{}');
+      expect(outcome.kind).toBe('init-error');
+      expect(errorOf(outcome)).toMatchObject({ errorType, errorMessage: expect.stringContaining(message) });
+    });
+  });
 });
 
 describe('the examples in handlers/', () => {

@@ -95,6 +95,7 @@ describe('loadConfig: defaults', () => {
       cgi: 'auto',
       binaryTypes: DEFAULT_BINARY_TYPES,
       prestart: true,
+      preload: undefined,
     });
   });
 
