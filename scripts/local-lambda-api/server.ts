@@ -345,12 +345,20 @@ async function invoke(context: Context, name: string, req: IncomingMessage): Pro
   if (type !== 'RequestResponse' && type !== 'Event' && type !== 'DryRun') {
     throw invalidParameter(`Invalid InvocationType: ${type} (RequestResponse, Event or DryRun)`);
   }
-  const limit = type === 'Event' ? MAX_ASYNC_EVENT_BYTES : MAX_SYNC_EVENT_BYTES - 1;
-  const event = await readBody(req, limit, () =>
-    tooLarge(
-      `Request must be smaller than ${limit + (type === 'Event' ? 0 : 1)} bytes for the InvokeFunction operation`,
-    ),
-  );
+  // Lambda's own words for each (the Event one as AWS SDK users quote it: "264496 byte payload is too
+  // large for the Event invocation type (limit 262144 bytes)", from before the limit became 1 MB).
+  const event =
+    type === 'Event'
+      ? await readBody(req, MAX_ASYNC_EVENT_BYTES, (size) =>
+          tooLarge(
+            `${size} byte payload is too large for the Event invocation type (limit ${MAX_ASYNC_EVENT_BYTES} bytes)`,
+          ),
+        )
+      : await readBody(req, MAX_SYNC_EVENT_BYTES - 1, () =>
+          tooLarge(
+            `Request must be smaller than ${MAX_SYNC_EVENT_BYTES} bytes for the InvokeFunction operation`,
+          ),
+        );
   const record = context.operations.function(name);
   const spec: FunctionSpec = {
     name,
@@ -431,14 +439,18 @@ function headerOf(req: IncomingMessage, name: string): string | undefined {
 }
 
 /** Reads the whole body; over `limit` bytes the rest is read and dropped and `tooBig()` is thrown. */
-async function readBody(req: IncomingMessage, limit: number, tooBig: () => ApiError): Promise<Buffer> {
+async function readBody(
+  req: IncomingMessage,
+  limit: number,
+  tooBig: (size: number) => ApiError,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size <= limit) chunks.push(chunk);
   }
-  if (size > limit) throw tooBig();
+  if (size > limit) throw tooBig(size);
   return Buffer.concat(chunks);
 }
 

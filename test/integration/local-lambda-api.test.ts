@@ -495,6 +495,24 @@ describe('functions', () => {
     expect(error.name).toBe('RequestEntityTooLargeException');
   });
 
+  it('takes an Event payload of exactly 1 MB and refuses one byte more, saying both sizes', async () => {
+    await createFunction('big-event', { 'function.sh': ECHO });
+    const event = (bytes: number) =>
+      lambda.send(
+        new InvokeCommand({
+          FunctionName: 'big-event',
+          InvocationType: 'Event',
+          Payload: `"${'x'.repeat(bytes - 2)}"`,
+        }),
+      );
+    expect((await event(1_048_576)).StatusCode).toBe(202);
+    const error = await failure(event(1_048_577));
+    expect(error.name).toBe('RequestEntityTooLargeException');
+    expect(error.message).toBe(
+      '1048577 byte payload is too large for the Event invocation type (limit 1048576 bytes)',
+    );
+  });
+
   it('answers an unknown route with UnknownOperationException', async () => {
     const answer = await fetch(`${api.url}/2015-03-31/nothing-here`);
     expect(answer.status).toBe(404);
