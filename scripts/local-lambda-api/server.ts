@@ -392,8 +392,10 @@ async function invoke(context: Context, name: string, req: IncomingMessage): Pro
   }
 
   if (type === 'Event') {
+    // "Lambda passes the ClientContext object to your function for synchronous invocations only"
+    // (the Invoke API reference).
     const run = context.runner
-      .invoke(spec, payload, clientContext)
+      .invoke(spec, payload, undefined)
       .then((result) => {
         if (result.functionError)
           context.log(`${name}: asynchronous invocation ${result.requestId} failed: ${result.payload}`);

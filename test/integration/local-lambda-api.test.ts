@@ -393,6 +393,25 @@ describe('functions', () => {
     expect(dry.StatusCode).toBe(204);
   });
 
+  it('passes a client context to synchronous invocations only, as Lambda does', async () => {
+    const code = {
+      'function.sh':
+        'handler() { if printenv LAMBDA_CLIENT_CONTEXT >/dev/null; then exit 3; fi; printf none; }\n',
+    };
+    await createFunction('context-only-sync', code);
+    const ClientContext = Buffer.from('{"custom":{"a":1}}').toString('base64');
+    const sync = await lambda.send(new InvokeCommand({ FunctionName: 'context-only-sync', ClientContext }));
+    expect(sync.FunctionError).toBe('Unhandled');
+    const event = await lambda.send(
+      new InvokeCommand({ FunctionName: 'context-only-sync', InvocationType: 'Event', ClientContext }),
+    );
+    expect(event.StatusCode).toBe(202);
+    // The function's invocations run one at a time: once this one answers, the asynchronous one has
+    // run, without it, and answered: nothing failed in the log.
+    expect(await invoke('context-only-sync', '{}')).toMatchObject({ text: 'none' });
+    expect(logs.filter((line) => line.includes('context-only-sync: asynchronous invocation'))).toEqual([]);
+  });
+
   it('refuses an unknown function, bad layers and a bad role with typed errors', async () => {
     const unknown = await failure(invoke('nope', '{}'));
     expect(unknown.name).toBe('ResourceNotFoundException');
