@@ -261,6 +261,8 @@ export function preloadIgnored(preload: string | undefined, handler: ResolvedHan
   if (preload === undefined) return undefined;
   if (handler.mode === 'function' && PRELOADING_LANGUAGES.has(handler.language?.name ?? '')) return undefined;
   const what =
-    handler.mode === 'function' ? `a ${handler.language?.name} function` : `a ${handler.mode}-mode handler`;
+    handler.mode === 'function'
+      ? `a ${handler.language?.name} function`
+      : `${handler.mode === 'executable' ? 'an' : 'a'} ${handler.mode}-mode handler`;
   return `SHLAMBDA_PRELOAD is ignored for ${what}: only Python, Ruby and Perl functions (file.method) load libraries ahead`;
 }

@@ -39,28 +39,46 @@ class _LambdaLoggingOnImport:
     does), yet a function that never imports `logging` never loads it.
     """
 
-    @staticmethod
-    def find_spec(name, path=None, target=None):
-        if name != "logging":
+    _finding = False
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "logging" or cls._finding:
             return None
-        sys.meta_path.remove(_LambdaLoggingOnImport)
-        spec = importlib.util.find_spec(name)
-        # A loader that is a class (a frozen module's) is shared: it is left as it is, without the handler.
-        if spec is None or spec.loader is None or isinstance(spec.loader, type):
+        cls._finding = True
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            cls._finding = False
+        loader = getattr(spec, "loader", None)
+        run_module = getattr(loader, "exec_module", None)
+        # A loader that is a class (a frozen module's) is shared, and one without exec_module (an old
+        # zipimporter) cannot be wrapped: logging is then left as it is, without the handler.
+        if run_module is None or isinstance(loader, type):
             return spec
-        run_module = spec.loader.exec_module
 
         def exec_module(module):
+            # One loader may load other modules too (a zip's): only logging's run gets the handler.
+            if module.__name__ != "logging":
+                return run_module(module)
+            vars(loader).pop("exec_module", None)
             run_module(module)
+            if cls in sys.meta_path:
+                sys.meta_path.remove(cls)
             _install_lambda_logging(module)
+            return None
 
-        spec.loader.exec_module = exec_module
+        try:
+            loader.exec_module = exec_module
+        except (AttributeError, TypeError):
+            pass
         return spec
 
 
 def _install_lambda_logging(module):
-    # A `logging.py` of the function's own, found first on its path, is not Python's.
-    if not callable(getattr(module, "StreamHandler", None)):
+    # A `logging.py` of the function's own, found first on its path, is not Python's; and a zygote may
+    # have given the root logger the handler already (for SHLAMBDA_PRELOAD).
+    if not callable(getattr(module, "StreamHandler", None)) or has_lambda_handler(module):
         return
     setup_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "logging-python.py")
     try:
@@ -70,6 +88,10 @@ def _install_lambda_logging(module):
         setup.install(os.environ)
     except Exception as error:  # noqa: BLE001 - the function's own `import logging` must still work
         sys.stderr.write(f"shlambda: logging keeps Python's defaults: {type(error).__name__}: {error}\n")
+
+
+def has_lambda_handler(logging_module):
+    return any(getattr(handler, "shlambda", False) for handler in logging_module.getLogger().handlers)
 
 
 if "logging" in sys.modules:
@@ -160,7 +182,7 @@ def module_name_of(path):
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def preload_modules(env):
+def preload_modules(env, handler_module):
     """Imports the modules SHLAMBDA_PRELOAD names, before the file, reporting one that fails as the file's
     import error. The zygote has imported them already (zygote-python.py), so in its processes this
     finds them loaded; one that failed there fails here again, with its error."""
@@ -172,6 +194,12 @@ def preload_modules(env):
                 "Runtime.InvalidConfig",
                 f"SHLAMBDA_PRELOAD holds {name!r}, which is not a module name: "
                 "give module names separated by commas (boto3,requests)",
+            )
+        if name == handler_module:
+            raise HandlerFailure(
+                "Runtime.InvalidConfig",
+                f"SHLAMBDA_PRELOAD names the handler file itself ({name}), which loads in each invocation's "
+                "own process: name only the libraries it uses",
             )
         try:
             importlib.import_module(name)
@@ -189,8 +217,8 @@ def load_function(path, name):
     # Python put the shim's own directory first on sys.path; the handler's imports expect their own.
     # (The zygote may have put `directory` first already, for SHLAMBDA_PRELOAD.)
     sys.path[:] = [directory] + [p for p in sys.path if p not in (shim_directory, directory)]
-    preload_modules(os.environ)
     module_name = module_name_of(path)
+    preload_modules(os.environ, module_name)
     try:
         spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)

@@ -94,12 +94,23 @@ module Shlambda
   # Requires what SHLAMBDA_PRELOAD names, before the file, reporting one that fails as the file's load
   # error. The zygote has required them already (zygote-ruby.rb), so in its processes this finds them
   # loaded; one that failed there fails here again, with its error.
-  def preload_libraries(env)
+  def preload_libraries(env, file)
     env.fetch('SHLAMBDA_PRELOAD', '').split(',').map(&:strip).reject(&:empty?).each do |name|
       if name.match?(/\s/)
         raise HandlerFailure.new('Runtime.InvalidConfig',
                                  "SHLAMBDA_PRELOAD holds #{name.inspect}, which is not a library name: " \
                                  'give names to require separated by commas (aws-sdk-s3,json)')
+      end
+      # Required in the zygote, the file would not load again in each process (require loads once).
+      resolved = begin
+        $LOAD_PATH.respond_to?(:resolve_feature_path) && $LOAD_PATH.resolve_feature_path(name)
+      rescue LoadError
+        nil # not found: the require below says so
+      end
+      if resolved && File.expand_path(resolved[1]) == File.expand_path(file)
+        raise HandlerFailure.new('Runtime.InvalidConfig',
+                                 "SHLAMBDA_PRELOAD names the handler file itself (#{name}), which loads in each " \
+                                 "invocation's own process: name only the libraries it uses")
       end
       begin
         require name
@@ -114,7 +125,7 @@ module Shlambda
   def load_method(file, name)
     # The handler's own requires (require 'helper') resolve beside it, as in the managed runtime.
     $LOAD_PATH.unshift(File.dirname(file)) unless $LOAD_PATH.first == File.dirname(file)
-    preload_libraries(ENV)
+    preload_libraries(ENV, file)
     before = Object.private_instance_methods(false)
     begin
       require file

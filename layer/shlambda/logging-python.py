@@ -17,6 +17,7 @@
 
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -85,7 +86,34 @@ class JsonRecordFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _RECORD_ATTRIBUTES and key not in fields:
                 fields[key] = value
-        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"), default=_as_text)
+        try:
+            return _encode(fields)
+        except ValueError:
+            # NaN or Infinity, which JSON has no word for: Lambda would not read the record (nor its
+            # level) at all. They are logged as their str(); anything else that fails, all the extras.
+            try:
+                return _encode(_finite(fields))
+            except (ValueError, RecursionError):
+                return _encode({key: value if key in _FIXED_FIELDS else str(value) for key, value in fields.items()})
+
+
+_FIXED_FIELDS = frozenset(
+    ["timestamp", "level", "message", "logger", "requestId", "tenantId", "errorType", "errorMessage", "stackTrace", "location"]
+)
+
+
+def _encode(fields):
+    return json.dumps(fields, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_as_text)
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def log_level_of(env):
@@ -100,6 +128,8 @@ def log_level_of(env):
 def install(env, stream=None):
     """Adds the Lambda handler to the root logger, writing to `stream` (the log: stderr)."""
     handler = logging.StreamHandler(stream or sys.stderr)
+    # So that a process forked from a zygote that installed it does not add a second one.
+    handler.shlambda = True
     handler.addFilter(_add_invocation)
     json_format = (env.get("AWS_LAMBDA_LOG_FORMAT") or "").upper() == "JSON"
     handler.setFormatter(JsonRecordFormatter() if json_format else logging.Formatter(_TEXT_FORMAT))

@@ -39,7 +39,10 @@ if (@preload) {
   open(STDOUT, '>&', \*STDERR) or die "shlambda: cannot send stdout to the log: $!\n";
   for my $name (@preload) {
     my $path = ($name =~ s{::}{/}gr) . '.pm';
-    eval { require $path; 1 };
+    next if eval { require $path; 1 };
+    # A failed require leaves its files in %INC as undef, and a second require of one then dies with
+    # "Attempt to reload": forgotten, each fork's require fails again with the module's own error.
+    delete $INC{$_} for grep { !defined $INC{$_} } keys %INC;
   }
   STDOUT->flush;
 }

@@ -62,7 +62,7 @@ def run_forked(shim_code, shim_path, handler_file, function, base, last_fd):
     os._exit(0)
 
 
-def preload(shim_path, handler_file):
+def preload(shim_path, handler_file, last_fd):
     """Imports the modules SHLAMBDA_PRELOAD names (boto3, say), once, for every process forked after.
 
     A function's imports run in each of its processes, a library's 100-250 ms included (boto3's); what
@@ -77,8 +77,20 @@ def preload(shim_path, handler_file):
     shim_directory = os.path.dirname(os.path.abspath(shim_path))
     sys.path[:] = [directory] + [p for p in sys.path if p not in (shim_directory, directory)]
     # What a module prints while it loads goes to the log, as it does in a process of the function's
-    # (this process's stdout is otherwise /dev/null, and each fork gets one of its own).
+    # (this process's stdout is otherwise /dev/null, and each fork gets one of its own); a stream it
+    # keeps is the log in the forks too (the shim's sys.stdout).
     os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    # A command a module starts must not hold the runtime's socket or the invocations' descriptors (an
+    # invocation's output would stay open): each fork's own copies (dup2) are inheritable again.
+    for fd in range(3, last_fd + 1):
+        try:
+            os.set_inheritable(fd, False)
+        except OSError:
+            pass
+    # The root logger has Lambda's handler before the modules load, as it has in the function's own
+    # processes: one that configures logging (basicConfig, a level) meets it as it would there.
+    _install_lambda_logging(shim_path)
     for name in names:
         try:
             importlib.import_module(name)
@@ -87,11 +99,25 @@ def preload(shim_path, handler_file):
     sys.stdout.flush()
 
 
+def _install_lambda_logging(shim_path):
+    try:
+        import importlib.util as util
+        import logging  # noqa: F401 - what the modules would import first anyway
+
+        setup_path = os.path.join(os.path.dirname(os.path.abspath(shim_path)), "logging-python.py")
+        spec = util.spec_from_file_location("_shlambda_logging", setup_path)
+        setup = util.module_from_spec(spec)
+        spec.loader.exec_module(setup)
+        setup.install(os.environ)
+    except Exception as error:  # noqa: BLE001 - the forks try again, and say why it fails
+        sys.stderr.write(f"shlambda: logging keeps Python's defaults: {type(error).__name__}: {error}\n")
+
+
 def main():
     shim_path, handler_file, function, sets = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     with open(shim_path, "rb") as source:
         shim_code = compile(source.read(), shim_path, "exec")
-    preload(shim_path, handler_file)
+    preload(shim_path, handler_file, FIRST_SET_FD + SET_SIZE * sets - 1)
     last_fd = FIRST_SET_FD + SET_SIZE * sets - 1
     control = os.fdopen(3, "wb", buffering=0)
     control.write(b"R\n")

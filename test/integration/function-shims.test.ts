@@ -594,6 +594,20 @@ describe("python function shim, the logging module as in Lambda's managed runtim
     for (const record of rest) expect(record.requestId).toBe(run.requestId);
   });
 
+  it('writes a record whose extra fields hold NaN as JSON all the same, its level kept', async () => {
+    const run = await runShim(json, logsFile(), 'not_a_number', '{}');
+    expect(responseOf(run)).toBe('done');
+    expect(records(run)).toContainEqual(
+      expect.objectContaining({ level: 'ERROR', message: 'no total', total: 'nan', parts: ['inf'] }),
+    );
+  });
+
+  it('gives logging its handler even when the function looked it up with find_spec first', async () => {
+    const run = await runShim(python, taskFile(python, 'find_first.py'), 'handler', '{}');
+    expect(responseOf(run)).toBe(1);
+    expect(run.stderr).toContain('[WARNING]\tafter find_spec\n');
+  });
+
   it("imports a logging.py of the function's own as it is", async () => {
     const file = path.join(workDir, 'task', 'python', 'own-logging', 'app.py');
     const run = await runShim(python, file, 'handler', '{}');

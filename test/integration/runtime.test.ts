@@ -1570,6 +1570,45 @@ function handler($event, $context) {
     },
   );
 
+  it('gives a Python module loaded in the zygote the root logger as the function would see it', async () => {
+    const code = {
+      'clients.py': 'import logging\nlogging.basicConfig(format="BASIC %(message)s")\n',
+      'app.py':
+        'import logging\nimport clients\n\ndef handler(event, context):\n    logging.warning("once")\n    return 1\n',
+    };
+    const f = await fn(code, 'app.handler', { env: { SHLAMBDA_PRELOAD: 'clients' } });
+    const { logs } = await f.invoke('{}');
+    // Lambda's handler was there first, so basicConfig did nothing and each record is logged once.
+    expect(logs.filter((line) => line.includes('once'))).toEqual([
+      expect.stringMatching(/\t\[WARNING\]\tonce$/),
+    ]);
+  });
+
+  it.each([
+    ['Python', { 'app.py': 'def handler(event, context):\n    return 1\n' }],
+    ['Ruby', { 'app.rb': 'def handler(event:, context:)\n  1\nend\n' }],
+  ])('refuses a SHLAMBDA_PRELOAD that names the %s handler file itself', async (_, code) => {
+    const f = await fn(code, 'app.handler', { env: { SHLAMBDA_PRELOAD: 'app' } });
+    const { outcome } = await f.invoke('{}');
+    expect(errorOf(outcome)).toMatchObject({
+      errorType: 'Runtime.InvalidConfig',
+      errorMessage: expect.stringContaining('names the handler file itself'),
+    });
+  });
+
+  it("reports a Perl module that dies while the zygote loads it with the module's own error", async () => {
+    const code = {
+      'Dies.pm': 'package Dies;\ndie "no DB_HOST set\\n";\n1;\n',
+      'app.pl': 'sub handler { 1 }\n1;\n',
+    };
+    const f = await fn(code, 'app.handler', { env: { SHLAMBDA_PRELOAD: 'Dies' } });
+    const { outcome } = await f.invoke('{}');
+    expect(errorOf(outcome)).toMatchObject({
+      errorType: 'Runtime.ImportModuleError',
+      errorMessage: expect.stringContaining('no DB_HOST set'),
+    });
+  });
+
   describe.each(preloading)('SHLAMBDA_PRELOAD (%s)', (_, code, handler, preload) => {
     const answers = async (env: Record<string, string>) => {
       const lines: string[] = [];
