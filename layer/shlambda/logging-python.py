@@ -83,23 +83,16 @@ class JsonRecordFormatter(logging.Formatter):
             fields["errorMessage"] = str(error)
             fields["stackTrace"] = traceback.format_tb(trace)
             fields["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
-        for key, value in vars(record).items():
-            if key not in _RECORD_ATTRIBUTES and key not in fields:
-                fields[key] = value
+        extras = {key: value for key, value in vars(record).items() if key not in _RECORD_ATTRIBUTES and key not in fields}
         try:
-            return _encode(fields)
+            return _encode({**fields, **extras})
         except ValueError:
             # NaN or Infinity, which JSON has no word for: Lambda would not read the record (nor its
             # level) at all. They are logged as their str(); anything else that fails, all the extras.
             try:
-                return _encode(_finite(fields))
+                return _encode(_finite({**fields, **extras}))
             except (ValueError, RecursionError):
-                return _encode({key: value if key in _FIXED_FIELDS else str(value) for key, value in fields.items()})
-
-
-_FIXED_FIELDS = frozenset(
-    ["timestamp", "level", "message", "logger", "requestId", "tenantId", "errorType", "errorMessage", "stackTrace", "location"]
-)
+                return _encode({**fields, **{key: str(value) for key, value in extras.items()}})
 
 
 def _encode(fields):

@@ -100,13 +100,13 @@ def preload(shim_path, handler_file, last_fd):
 
 
 def _install_lambda_logging(shim_path):
+    # As function-python.py's _install_lambda_logging does it; that code runs only in the forks.
     try:
-        import importlib.util as util
         import logging  # noqa: F401 - what the modules would import first anyway
 
         setup_path = os.path.join(os.path.dirname(os.path.abspath(shim_path)), "logging-python.py")
-        spec = util.spec_from_file_location("_shlambda_logging", setup_path)
-        setup = util.module_from_spec(spec)
+        spec = importlib.util.spec_from_file_location("_shlambda_logging", setup_path)
+        setup = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(setup)
         setup.install(os.environ)
     except Exception as error:  # noqa: BLE001 - the forks try again, and say why it fails
@@ -117,8 +117,8 @@ def main():
     shim_path, handler_file, function, sets = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     with open(shim_path, "rb") as source:
         shim_code = compile(source.read(), shim_path, "exec")
-    preload(shim_path, handler_file, FIRST_SET_FD + SET_SIZE * sets - 1)
     last_fd = FIRST_SET_FD + SET_SIZE * sets - 1
+    preload(shim_path, handler_file, last_fd)
     control = os.fdopen(3, "wb", buffering=0)
     control.write(b"R\n")
     for index in range(sets):
